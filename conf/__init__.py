@@ -1,0 +1,1 @@
+"""Hydra configuration tree of raygen (shipped as package data)."""

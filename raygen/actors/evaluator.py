@@ -1,0 +1,74 @@
+"""Deviation reducer: ensemble evaluators over Arrow tables of frames.
+
+Each :class:`Evaluator` loads the N models of the iteration once, then turns any
+number of frame tables into compact deviation tables (task id, step, max/min/avg
+force deviation, virial and energy deviation). A pool of them (``ray.util.ActorPool``)
+is the distributed reducer; only the deviation rows travel back to the driver.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import ray
+
+from raygen.actors.threads import set_threads
+from raygen.deviation import MODEL_DEVI_COLUMNS, ensemble_deviation
+from raygen.frames import DEVIATION_SCHEMA, table_arrays
+
+
+def predict(models, cells: np.ndarray, positions: np.ndarray, types: np.ndarray,
+            batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Energies (M, F), forces (M, F, N, 3), virials (M, F, 9) of every model,
+    evaluated ``batch`` frames at a time."""
+    nframes, natoms = positions.shape[0], positions.shape[1]
+    energies = np.empty((len(models), nframes))
+    forces = np.empty((len(models), nframes, natoms, 3))
+    virials = np.empty((len(models), nframes, 9))
+    for lo in range(0, nframes, batch):
+        hi = min(lo + batch, nframes)
+        coords = positions[lo:hi].reshape(hi - lo, -1)
+        boxes = cells[lo:hi].reshape(hi - lo, 9)
+        for m, model in enumerate(models):
+            e, f, v = model.eval(coords, boxes, types)[:3]
+            energies[m, lo:hi] = np.reshape(e, hi - lo)
+            forces[m, lo:hi] = np.reshape(f, (hi - lo, natoms, 3))
+            virials[m, lo:hi] = np.reshape(v, (hi - lo, 9))
+    return energies, forces, virials
+
+
+def deviation_table(models, frames: pa.Table, batch: int) -> pa.Table:
+    """Deviation rows of every frame in ``frames`` (any mix of tasks)."""
+    if frames.num_rows == 0:
+        return DEVIATION_SCHEMA.empty_table()
+    parts = []
+    task_ids = frames.column("task_id").to_numpy(zero_copy_only=False)
+    for task_id in dict.fromkeys(task_ids):
+        idx = np.flatnonzero(task_ids == task_id)
+        sub = frames.take(pa.array(idx))
+        cells, positions, types = table_arrays(sub)
+        devi = ensemble_deviation(*predict(models, cells, positions, types, batch))
+        cols = {"task_id": sub.column("task_id"), "sys_idx": sub.column("sys_idx"),
+                "step": sub.column("step")}
+        cols.update({name: pa.array(devi[:, k]) for k, name in enumerate(MODEL_DEVI_COLUMNS)})
+        parts.append(pa.table(cols, schema=DEVIATION_SCHEMA))
+    return pa.concat_tables(parts)
+
+
+def load_models(paths: list[str]):
+    from deepmd.infer import DeepPot
+
+    return [DeepPot(p) for p in paths]
+
+
+@ray.remote
+class Evaluator:
+    """Holds the ensemble's N models; reduces frame tables to deviation tables."""
+
+    def __init__(self, model_paths: list[str], batch: int = 200, threads: int = 1) -> None:
+        set_threads(threads)
+        self.models = load_models(model_paths)
+        self.batch = batch
+
+    def evaluate(self, frames: pa.Table) -> pa.Table:
+        return deviation_table(self.models, frames, self.batch)

@@ -1,0 +1,104 @@
+"""Trainer actor: trains and freezes one ensemble member with DeePMD-kit.
+
+Training runs deepmd-kit's own command line (``dp --tf train`` / ``dp --pt train``)
+in the member's directory, so its checkpoints, ``lcurve.out`` and logs are exactly
+what DeePMD-kit users expect and an interrupted training resumes from its last
+checkpoint (``--restart``). The actor asks Ray for the GPU (``num_gpus``) it trains
+on; Ray sets ``CUDA_VISIBLE_DEVICES`` for it and the child inherits it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import ray
+
+from raygen.actors.threads import set_threads
+
+# Checkpoint prefix deepmd-kit writes in each backend; --restart/--init-model take it.
+CHECKPOINT = {"tf": "model.ckpt", "pt": "model.ckpt.pt"}
+FROZEN = {"tf": "frozen_model.pb", "pt": "frozen_model.pth"}
+
+
+def dp_command() -> list[str]:
+    """deepmd-kit's CLI from the running interpreter's environment."""
+    exe = Path(sys.executable).with_name("dp")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "deepmd"]
+
+
+def has_checkpoint(task_dir: Path, backend: str) -> bool:
+    if backend == "tf":
+        return (task_dir / "checkpoint").exists() and any(task_dir.glob("model.ckpt*.index"))
+    return (task_dir / CHECKPOINT[backend]).exists()
+
+
+def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: str,
+                 init_model: Optional[Path] = None) -> dict:
+    """Train (or resume), freeze and publish one member; return its timings.
+
+    The frozen model is copied to ``graph_path`` last, atomically: its existence
+    is the durable mark that this member is done.
+    """
+    task_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    (task_dir / "input.json").write_text(json.dumps(input_dict, indent=2))
+    cmd = [*dp_command(), f"--{backend}", "train", "input.json"]
+    if has_checkpoint(task_dir, backend):
+        cmd += ["--restart", CHECKPOINT[backend]]
+    elif init_model is not None:
+        cmd += ["--init-model", str(init_model)]
+    with open(task_dir / "train.log", "a") as log:
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        proc = subprocess.run(cmd, cwd=task_dir, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dp train failed in {task_dir} (exit {proc.returncode}); "
+                           f"see {task_dir / 'train.log'}")
+    t_train = time.perf_counter() - start
+    with open(task_dir / "freeze.log", "w") as log:
+        proc = subprocess.run([*dp_command(), f"--{backend}", "freeze", "-o", FROZEN[backend]],
+                              cwd=task_dir, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"dp freeze failed in {task_dir}; see {task_dir / 'freeze.log'}")
+    tmp = graph_path.with_name(f".{graph_path.name}.tmp")
+    shutil.copyfile(task_dir / FROZEN[backend], tmp)
+    os.replace(tmp, graph_path)
+    return {"member": task_dir.name, "train_s": t_train,
+            "total_s": time.perf_counter() - start, "lcurve": last_lcurve(task_dir)}
+
+
+def last_lcurve(task_dir: Path) -> dict:
+    """The last line of ``lcurve.out`` as {column: value}."""
+    path = task_dir / "lcurve.out"
+    if not path.exists():
+        return {}
+    header, last = None, None
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            if header is None and "step" in line.split():
+                header = line.lstrip("#").split()
+        elif line.strip():
+            last = line.split()
+    if not header or not last:
+        return {}
+    return {k: float(v) for k, v in zip(header, last)}
+
+
+@ray.remote
+class Trainer:
+    """One training slot (a GPU on a GPU cluster, ``threads`` cores otherwise)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        set_threads(threads)
+
+    def train(self, task_dir: str, input_dict: dict, graph_path: str, backend: str,
+              init_model: Optional[str] = None) -> dict:
+        return train_member(Path(task_dir), input_dict, Path(graph_path), backend,
+                            Path(init_model) if init_model else None)

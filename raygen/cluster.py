@@ -1,0 +1,59 @@
+"""Connecting to Ray and placing workers by the ``cluster`` config."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable, Iterator
+
+import ray
+
+log = logging.getLogger("raygen")
+
+
+def connect(cluster) -> bool:
+    """Connect to ``cluster.address`` or start a local Ray; True if we started it."""
+    if ray.is_initialized():
+        return False
+    if cluster.address:
+        ray.init(address=cluster.address, log_to_driver=False)
+        log.info("connected to Ray cluster at %s: %s", cluster.address,
+                 ray.cluster_resources())
+        return True
+    ray.init(num_cpus=cluster.num_cpus, num_gpus=cluster.num_gpus,
+             include_dashboard=False, log_to_driver=False)
+    log.info("started a local Ray instance: %s", ray.cluster_resources())
+    return True
+
+
+def actor_options(res) -> dict[str, Any]:
+    """Ray options of one worker: its CPUs and GPUs (``num_gpus=1`` pins a GPU).
+    A crashed actor is restarted once and its in-flight call retried."""
+    return {"num_cpus": res.num_cpus, "num_gpus": res.num_gpus,
+            "max_restarts": 1, "max_task_retries": 1}
+
+
+def bounded(submit: Callable[[Any], ray.ObjectRef], items: Iterable[Any],
+            max_in_flight: int) -> Iterator[tuple[Any, Any]]:
+    """Submit ``submit(item)`` with at most ``max_in_flight`` running; yield
+    (item, result) as each finishes (completion order)."""
+    pending: dict[ray.ObjectRef, Any] = {}
+    todo = iter(items)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < max_in_flight:
+            try:
+                item = next(todo)
+            except StopIteration:
+                exhausted = True
+                break
+            pending[submit(item)] = item
+        if not pending:
+            return
+        done, _ = ray.wait(list(pending), num_returns=1)
+        item = pending.pop(done[0])
+        yield item, ray.get(done[0])
+
+
+def kill_all(actors: Iterable[Any]) -> None:
+    for a in actors:
+        ray.kill(a, no_restart=True)

@@ -1,0 +1,213 @@
+"""Structured configuration of a raygen run (Hydra / OmegaConf dataclasses).
+
+One dataclass per config group; the YAML files in ``conf/`` extend them. OmegaConf
+rejects unknown keys and wrong types when the config is composed; the checks that
+need more than a type (trust lo < hi, counts > 0, files that exist, type maps that
+match the data) live in :mod:`raygen.validate` and run before Ray starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class SystemConfig:
+    """One exploration system (DP-GEN's ``sys_configs`` entry).
+
+    ``structure`` says where the atoms come from:
+
+    - ``bulk``: an ideal ``crystal`` (fcc, hcp, bcc, ...) of ``element`` with
+      lattice constant ``a`` (and ``c`` for hcp), repeated ``supercell`` times
+      (conventional cells for fcc/bcc, the 2-atom cell for hcp);
+    - ``surface``: the same crystal cut along ``miller`` (e.g. ``fcc111``) into a
+      slab of ``layers`` layers with ``vacuum`` Å of gap, periodic in all three
+      directions (DP-GEN paper: two crystal halves rigidly displaced);
+    - ``file``: any structure file ASE can read (``path``).
+
+    ``n_confs`` randomly perturbed copies (``atom_pert`` Å, ``cell_pert`` fraction)
+    are the starting configurations of the MD tasks of this system.
+    """
+
+    name: str = "???"
+    structure: str = "bulk"
+    element: str = "Cu"
+    crystal: str = "fcc"
+    a: Optional[float] = None
+    c: Optional[float] = None
+    supercell: list[int] = field(default_factory=lambda: [2, 2, 2])
+    miller: Optional[str] = None
+    layers: int = 4
+    vacuum: float = 4.0
+    path: Optional[str] = None
+    n_confs: int = 4
+    atom_pert: float = 0.01
+    cell_pert: float = 0.03
+    relax: bool = True
+
+
+@dataclass
+class InitConfig:
+    """Initial training data (DP-GEN's ``init_bulk``), made when ``data`` is empty.
+
+    For every system named in ``systems``: relax, scale uniformly by each of
+    ``scales``, make ``n_perturb`` random perturbations of each scaled cell, and
+    run ``md_steps`` of MD at ``md_temperature`` K with the labeler's reference
+    calculator, labelling every ``md_stride``-th frame.
+    """
+
+    data: list[str] = field(default_factory=list)
+    systems: list[str] = field(default_factory=list)
+    scales: list[float] = field(default_factory=lambda: [1.0])
+    n_perturb: int = 2
+    atom_pert: float = 0.01
+    cell_pert: float = 0.03
+    md_steps: int = 20
+    md_stride: int = 1
+    md_temperature: float = 50.0
+    md_timestep_fs: float = 2.0
+
+
+@dataclass
+class TrainConfig:
+    """Training of the model ensemble (DP-GEN's ``default_training_param``).
+
+    ``input`` is a DeePMD-kit ``input.json`` (model, learning_rate, loss,
+    training); raygen fills in the data systems, seeds and ``numb_steps``.
+    """
+
+    backend: str = "tf"
+    numb_models: int = 4
+    numb_steps: int = 2000
+    seed: int = 0
+    init_model_from_previous: bool = False
+    init_model_numb_steps: Optional[int] = None
+    init_model_start_lr_scale: float = 1.0
+    disp_freq: int = 100
+    input: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ModelDeviJob:
+    """One exploration iteration (DP-GEN's ``model_devi_jobs`` entry).
+
+    ``stage`` groups consecutive jobs (e.g. one temperature interval): when an
+    iteration of a stage converges, the stage's remaining jobs are skipped.
+    Trust levels set here override ``select`` for this job only.
+    """
+
+    sys_idx: list[int] = field(default_factory=list)
+    temps: list[float] = field(default_factory=list)
+    press: list[float] = field(default_factory=lambda: [1.0])
+    ensemble: str = "npt"
+    nsteps: int = 1000
+    trj_freq: int = 10
+    confs_per_sys: Optional[int] = None
+    stage: Optional[int] = None
+    f_trust_lo: Any = None
+    f_trust_hi: Any = None
+    v_trust_lo: Any = None
+    v_trust_hi: Any = None
+
+
+@dataclass
+class ExploreConfig:
+    """Molecular dynamics with the current ensemble (LAMMPS + DeePMD pair style)."""
+
+    engine: str = "lammps"
+    dt: float = 0.002
+    tau_t: float = 0.1
+    tau_p: float = 0.5
+    neigh_skin: float = 2.0
+    model_devi_skip: int = 0
+    deviation_batch: int = 200
+    jobs: list[ModelDeviJob] = field(default_factory=list)
+
+
+@dataclass
+class SelectConfig:
+    """DP-GEN's selection rules and the convergence stop rule.
+
+    Trust levels are scalars or one value per system (list indexed by sys_idx).
+    ``v_trust_lo``/``v_trust_hi`` (virial, eV/atom) are off when null.
+    """
+
+    f_trust_lo: Any = 0.05
+    f_trust_hi: Any = 0.20
+    v_trust_lo: Any = None
+    v_trust_hi: Any = None
+    fp_task_max: int = 20
+    fp_task_min: int = 1
+    fp_accurate_threshold: float = 1.0
+    fp_accurate_soft_threshold: Optional[float] = None
+    seed: int = 0
+    converge_accurate_ratio: Optional[float] = 0.99
+
+
+@dataclass
+class LabelConfig:
+    """First-principles (or reference) labeler. ``name`` picks the implementation."""
+
+    name: str = "emt"
+    timeout: Optional[float] = None
+    max_retries: int = 2
+
+
+@dataclass
+class EmtLabelConfig(LabelConfig):
+    name: str = "emt"
+
+
+@dataclass
+class WorkerResources:
+    """Ray resources of one kind of worker and how many run at once."""
+
+    count: int = 1
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+
+
+@dataclass
+class ClusterConfig:
+    """Where the run executes: ``address`` null starts a local Ray instance."""
+
+    name: str = "local"
+    address: Optional[str] = None
+    num_cpus: Optional[int] = None
+    num_gpus: Optional[int] = None
+    threads_per_worker: int = 1
+    trainer: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
+    explorer: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
+    evaluator: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
+    labeler: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
+
+
+@dataclass
+class RaygenConfig:
+    """A whole run: ``python -m raygen +exp=cu`` composes one of these."""
+
+    workdir: str = "raygen_run"
+    type_map: list[str] = field(default_factory=lambda: ["Cu"])
+    systems: list[SystemConfig] = field(default_factory=list)
+    max_iter: Optional[int] = None
+    progress: bool = True
+    init: InitConfig = field(default_factory=InitConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    explore: ExploreConfig = field(default_factory=ExploreConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    label: LabelConfig = field(default_factory=EmtLabelConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+
+
+def register_configs() -> None:
+    """Store the schema and the group variants that have their own dataclass."""
+    cs = ConfigStore.instance()
+    cs.store(name="raygen_schema", node=RaygenConfig)
+    cs.store(group="train", name="schema", node=TrainConfig)
+    cs.store(group="explore", name="schema", node=ExploreConfig)
+    cs.store(group="select", name="schema", node=SelectConfig)
+    cs.store(group="label", name="emt_schema", node=EmtLabelConfig)
+    cs.store(group="cluster", name="schema", node=ClusterConfig)

@@ -1,0 +1,82 @@
+"""Frames as Arrow tables: the one format trajectories travel in.
+
+One row per recorded MD frame. Positions and cells are flattened (``natoms*3`` and
+9 float64 values) so a table can hold frames of different sizes; ``types`` are
+indices into the run's ``type_map``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from ase import Atoms
+
+FRAME_SCHEMA = pa.schema([
+    ("task_id", pa.string()),
+    ("sys_idx", pa.int32()),
+    ("step", pa.int64()),
+    ("natoms", pa.int32()),
+    ("cell", pa.list_(pa.float64(), 9)),
+    ("positions", pa.list_(pa.float64())),
+    ("types", pa.list_(pa.int32())),
+])
+
+DEVIATION_SCHEMA = pa.schema([
+    ("task_id", pa.string()),
+    ("sys_idx", pa.int32()),
+    ("step", pa.int64()),
+    ("max_devi_v", pa.float64()),
+    ("min_devi_v", pa.float64()),
+    ("avg_devi_v", pa.float64()),
+    ("max_devi_f", pa.float64()),
+    ("min_devi_f", pa.float64()),
+    ("avg_devi_f", pa.float64()),
+    ("devi_e", pa.float64()),
+])
+
+
+def frames_table(task_id: str, sys_idx: int, steps: np.ndarray, cells: np.ndarray,
+                 positions: np.ndarray, types: np.ndarray) -> pa.Table:
+    """Table of ``nframes`` frames of one trajectory.
+
+    ``cells`` is (nframes, 3, 3), ``positions`` (nframes, natoms, 3), ``types``
+    (natoms,) — the same atoms in every frame.
+    """
+    nframes, natoms = positions.shape[0], positions.shape[1]
+    types = np.asarray(types, dtype=np.int32)
+    return pa.table({
+        "task_id": pa.array([task_id] * nframes, pa.string()),
+        "sys_idx": pa.array(np.full(nframes, sys_idx, dtype=np.int32)),
+        "step": pa.array(np.asarray(steps, dtype=np.int64)),
+        "natoms": pa.array(np.full(nframes, natoms, dtype=np.int32)),
+        "cell": pa.FixedSizeListArray.from_arrays(
+            pa.array(np.asarray(cells, dtype=np.float64).reshape(-1)), 9),
+        "positions": pa.ListArray.from_arrays(
+            pa.array(np.arange(nframes + 1, dtype=np.int32) * natoms * 3),
+            pa.array(np.asarray(positions, dtype=np.float64).reshape(-1))),
+        "types": pa.ListArray.from_arrays(
+            pa.array(np.arange(nframes + 1, dtype=np.int32) * natoms),
+            pa.array(np.tile(types, nframes))),
+    }, schema=FRAME_SCHEMA)
+
+
+def table_arrays(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cells (n,3,3), positions (n,natoms,3), types (natoms,)) of a one-size table."""
+    natoms = set(table.column("natoms").to_pylist())
+    if len(natoms) != 1:
+        raise ValueError(f"frames of different sizes in one batch: natoms {sorted(natoms)}")
+    n = natoms.pop()
+    nframes = table.num_rows
+    cells = table.column("cell").combine_chunks().flatten().to_numpy().reshape(nframes, 3, 3)
+    positions = (table.column("positions").combine_chunks().flatten().to_numpy()
+                 .reshape(nframes, n, 3))
+    types = np.asarray(table.column("types")[0].as_py(), dtype=np.int32)
+    return cells, positions, types
+
+
+def row_to_atoms(table: pa.Table, row: int, type_map: list[str]) -> Atoms:
+    """One frame as periodic ``ase.Atoms``."""
+    rec = table.slice(row, 1).to_pylist()[0]
+    symbols = [type_map[t] for t in rec["types"]]
+    return Atoms(symbols=symbols, positions=np.reshape(rec["positions"], (-1, 3)),
+                 cell=np.reshape(rec["cell"], (3, 3)), pbc=True)

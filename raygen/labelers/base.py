@@ -1,0 +1,96 @@
+"""The labeler interface: write inputs in a task directory, run, judge the output.
+
+A labeler is a first-principles code (or, by default, a reference potential) seen
+through three steps, so that external programs (CP2K, Quantum ESPRESSO, VASP,
+GPAW, ...) plug in the same way as an in-process ASE calculator:
+
+1. ``write_inputs(atoms, task_dir)`` — everything the code needs, in ``task_dir``;
+2. ``execute(task_dir, timeout)`` — run it (a subprocess, MPI, or in-process);
+3. ``parse(task_dir)`` — read the output and judge it: a typed
+   :class:`LabelOutcome` (converged / SCF-unconverged / crashed / timed out).
+
+Only ``CONVERGED`` outcomes ever become training data.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+
+
+class LabelStatus(str, Enum):
+    CONVERGED = "converged"
+    SCF_UNCONVERGED = "scf_unconverged"
+    CRASHED = "crashed"
+    TIMEOUT = "timeout"
+
+
+class TransientLabelError(RuntimeError):
+    """A failure worth retrying (node lost, license server busy, ...)."""
+
+
+@dataclass
+class LabelOutcome:
+    """What one labelling task produced. ``atoms`` carries the energy, forces and
+    stress (``SinglePointCalculator``) when ``status`` is ``CONVERGED``."""
+
+    status: LabelStatus
+    atoms: Optional[Atoms] = None
+    message: str = ""
+    wall_time: float = 0.0
+
+    @property
+    def usable(self) -> bool:
+        return self.status is LabelStatus.CONVERGED and self.atoms is not None
+
+
+class Labeler(abc.ABC):
+    """Base class of all labelers; subclasses implement the three steps."""
+
+    name: str = "base"
+
+    def __init__(self, cfg) -> None:
+        self.cfg = cfg
+
+    @abc.abstractmethod
+    def write_inputs(self, atoms: Atoms, task_dir: Path) -> None: ...
+
+    @abc.abstractmethod
+    def execute(self, task_dir: Path, timeout: Optional[float]) -> None: ...
+
+    @abc.abstractmethod
+    def parse(self, task_dir: Path) -> LabelOutcome: ...
+
+    def reference_calculator(self) -> Optional[Calculator]:
+        """An ASE calculator of the same level of theory, if one exists.
+
+        Used to relax starting structures and to run the short MD of the initial
+        data (DP-GEN's ``init_bulk``); labelers without one need ``init.data``.
+        """
+        return None
+
+    def label(self, atoms: Atoms, task_dir: Path) -> LabelOutcome:
+        """The three steps in order, timed; a crash becomes a ``CRASHED`` outcome,
+        a :class:`TransientLabelError` propagates so Ray retries the task."""
+        task_dir = Path(task_dir)
+        task_dir.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        try:
+            self.write_inputs(atoms, task_dir)
+            self.execute(task_dir, self.cfg.timeout)
+            outcome = self.parse(task_dir)
+        except TransientLabelError:
+            raise
+        except TimeoutError as err:
+            outcome = LabelOutcome(LabelStatus.TIMEOUT, message=str(err))
+        except Exception as err:  # noqa: BLE001 - any failure of the code is a crash
+            outcome = LabelOutcome(LabelStatus.CRASHED, message=f"{type(err).__name__}: {err}")
+        outcome.wall_time = time.perf_counter() - start
+        return outcome

@@ -1,0 +1,68 @@
+"""LAMMPS input of one exploration (MD) task, DP-GEN style.
+
+The dynamics is driven by the first model of the ensemble; frames are dumped every
+``trj_freq`` steps and their deviation over the whole ensemble is computed by the
+deviation reducer (:mod:`raygen.actors.evaluator`), not inside LAMMPS.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ase import Atoms
+from ase.data import atomic_masses, atomic_numbers
+from ase.io import write
+
+ENSEMBLES = ("nvt", "npt", "npt-iso", "npt-aniso", "npt-tri", "nve")
+CONF_FILE = "conf.lmp"
+DUMP_FILE = "traj.dump"
+
+
+def write_conf(atoms: Atoms, path: Path, type_map: list[str]) -> None:
+    """LAMMPS data file with atom types in ``type_map`` order (triclinic box)."""
+    write(path, atoms, format="lammps-data", specorder=list(type_map), atom_style="atomic",
+          force_skew=True, masses=False)
+
+
+def ensemble_fix(ensemble: str, temp: float, press: float, tau_t: float,
+                 tau_p: float) -> str:
+    if ensemble == "nvt":
+        return f"fix 1 all nvt temp {temp} {temp} {tau_t}"
+    if ensemble in ("npt", "npt-iso"):
+        return f"fix 1 all npt temp {temp} {temp} {tau_t} iso {press} {press} {tau_p}"
+    if ensemble == "npt-aniso":
+        return f"fix 1 all npt temp {temp} {temp} {tau_t} aniso {press} {press} {tau_p}"
+    if ensemble == "npt-tri":
+        return f"fix 1 all npt temp {temp} {temp} {tau_t} tri {press} {press} {tau_p}"
+    if ensemble == "nve":
+        return "fix 1 all nve"
+    raise ValueError(f"ensemble: unknown {ensemble!r}; one of {', '.join(ENSEMBLES)}")
+
+
+def lammps_input(*, model: str, type_map: list[str], temp: float, press: float,
+                 ensemble: str, nsteps: int, trj_freq: int, dt: float, tau_t: float,
+                 tau_p: float, seed: int, neigh_skin: float = 2.0,
+                 conf: str = CONF_FILE, dump: str = DUMP_FILE) -> str:
+    """The input script (metal units: ps, bar, K, eV, Å)."""
+    masses = "\n".join(
+        f"mass {i + 1} {atomic_masses[atomic_numbers[el]]:.6f}" for i, el in enumerate(type_map))
+    return f"""\
+units           metal
+boundary        p p p
+atom_style      atomic
+neighbor        {neigh_skin} bin
+neigh_modify    every 1 delay 0 check yes
+read_data       {conf}
+change_box      all triclinic
+{masses}
+pair_style      deepmd {model}
+pair_coeff      * *
+thermo_style    custom step temp pe ke etotal press vol lx ly lz xy xz yz
+thermo          {trj_freq}
+velocity        all create {temp} {seed} dist gaussian mom yes rot no
+{ensemble_fix(ensemble, temp, press, tau_t, tau_p)}
+timestep        {dt}
+dump            1 all custom {trj_freq} {dump} id type x y z
+dump_modify     1 sort id
+run             {nsteps}
+"""

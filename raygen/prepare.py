@@ -1,0 +1,114 @@
+"""Before iteration 0: starting configurations and initial data (DP-GEN's init_bulk).
+
+- ``init/confs/<system>/relaxed.extxyz`` — the system relaxed with the labeler's
+  reference calculator (cell too, for bulk);
+- ``init/confs/<system>/conf.NNN.extxyz`` — its ``n_confs`` randomly perturbed
+  copies, the starting points of every MD task of that system;
+- ``init/data.<system>/`` — labelled frames of short MD runs from scaled and
+  perturbed copies (only when ``init.data`` is empty).
+
+Each file is written atomically and skipped when present, so a restart never
+redoes this work. The relaxations and MD runs are Ray tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import ray
+from ase import Atoms
+from ase.io import read, write
+
+from raygen.atomic import atomic_write
+from raygen.dataset import deepmd_systems, init_md_frames, write_deepmd_npy
+from raygen.labelers import make_labeler
+from raygen.structures import build_system, perturb, relax, scale_cell
+from raygen.workdir import RunDir
+
+log = logging.getLogger("raygen")
+
+
+def _relaxed(sys_cfg, label_cfg) -> Atoms:
+    atoms = build_system(sys_cfg)
+    calc = make_labeler(label_cfg).reference_calculator()
+    if sys_cfg.relax and calc is not None:
+        atoms = relax(atoms, calc, cell=sys_cfg.structure == "bulk")
+    return atoms
+
+
+def _init_md(start: Atoms, label_cfg, init_cfg, seed: int) -> list[Atoms]:
+    calc = make_labeler(label_cfg).reference_calculator()
+    return init_md_frames(start, calc, init_cfg, seed)
+
+
+relax_task = ray.remote(_relaxed)
+init_md_task = ray.remote(_init_md)
+
+
+def _write_atoms(path: Path, atoms: Atoms) -> None:
+    atomic_write(path, lambda tmp: write(tmp, atoms, format="extxyz"))
+
+
+def conf_dir(rundir: RunDir, name: str) -> Path:
+    return rundir.init / "confs" / name
+
+
+def prepare_confs(cfg, rundir: RunDir) -> dict[int, list[Path]]:
+    """Relaxed structure and perturbed starting configurations of every system."""
+    need = [i for i, s in enumerate(cfg.systems)
+            if not (conf_dir(rundir, s.name) / "relaxed.extxyz").exists()]
+    opts = {"num_cpus": cfg.cluster.labeler.num_cpus}
+    refs = {i: relax_task.options(**opts).remote(cfg.systems[i], cfg.label) for i in need}
+    for i, ref in refs.items():
+        _write_atoms(conf_dir(rundir, cfg.systems[i].name) / "relaxed.extxyz", ray.get(ref))
+    confs: dict[int, list[Path]] = {}
+    for i, s in enumerate(cfg.systems):
+        d = conf_dir(rundir, s.name)
+        relaxed = read(d / "relaxed.extxyz")
+        rng = np.random.default_rng([i, 7])
+        paths = []
+        for k in range(s.n_confs):
+            p = d / f"conf.{k:03d}.extxyz"
+            conf = perturb(relaxed, rng, s.atom_pert, s.cell_pert)  # draw even if cached
+            if not p.exists():
+                _write_atoms(p, conf)
+            paths.append(p)
+        confs[i] = paths
+    return confs
+
+
+def prepare_init_data(cfg, rundir: RunDir) -> list[Path]:
+    """deepmd/npy systems of the initial data: given, or made here."""
+    if cfg.init.data:
+        return [p for d in cfg.init.data for p in deepmd_systems(Path(d))]
+    by_name = {s.name: i for i, s in enumerate(cfg.systems)}
+    opts = {"num_cpus": cfg.cluster.labeler.num_cpus}
+    jobs = {}
+    for name in cfg.init.systems:
+        out = rundir.init_data(name)
+        if (out / "done").exists():
+            continue
+        relaxed = read(conf_dir(rundir, name) / "relaxed.extxyz")
+        rng = np.random.default_rng([by_name[name], 11])
+        refs = []
+        for scale in cfg.init.scales:
+            for k in range(cfg.init.n_perturb):
+                start = perturb(scale_cell(relaxed, scale), rng, cfg.init.atom_pert,
+                                cfg.init.cell_pert)
+                refs.append(init_md_task.options(**opts).remote(
+                    start, cfg.label, cfg.init, seed=len(refs) + 1000 * by_name[name]))
+        jobs[name] = refs
+    for name, refs in jobs.items():
+        frames = [a for chunk in ray.get(refs) for a in chunk]
+        out = rundir.init_data(name)
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        n = write_deepmd_npy(frames, list(cfg.type_map), tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+        (out / "done").write_text(f"{n}\n")
+        log.info("initial data: %d labelled frames of %s in %s", n, name, out)
+    return [p for name in cfg.init.systems for p in deepmd_systems(rundir.init_data(name))]

@@ -1,0 +1,1 @@
+"""What a user sees of a run: progress bars and per-iteration summary tables."""

@@ -1,0 +1,49 @@
+"""Per-iteration summary: counts, labels and the wall time of each step."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+COLUMNS = [
+    ("iter", "{:>4d}", "iteration"), ("job", "{:>3d}", "job"), ("stage", "{:>5d}", "stage"),
+    ("md", "{:>5d}", "md_tasks"), ("frames", "{:>7d}", "frames"),
+    ("acc%", "{:>6.2f}", "accurate_pct"), ("cand%", "{:>6.2f}", "candidate_pct"),
+    ("fail%", "{:>6.2f}", "failed_pct"), ("labels", "{:>6d}", "labels_added"),
+    ("train_s", "{:>7.1f}", "train_s"), ("explore_s", "{:>9.1f}", "explore_s"),
+    ("label_s", "{:>7.1f}", "label_s"), ("iter_s", "{:>7.1f}", "total_s"),
+]
+
+
+def iteration_summary(ii: int, job_idx: int, stage: int, selection: dict, fp: dict,
+                      timings: dict, md_tasks: int, converged: bool) -> dict:
+    """The record kept in ``iter.*/summary.json``."""
+    systems = selection.get("systems", {})
+    acc = sum(s["accurate"] for s in systems.values())
+    cand = sum(s["candidate"] for s in systems.values())
+    fail = sum(s["failed"] for s in systems.values())
+    total = acc + cand + fail
+    pct = (lambda n: 100.0 * n / total) if total else (lambda n: 0.0)
+    train_s = sum(timings.get(k, 0.0) for k in ("make_train", "run_train", "post_train"))
+    explore_s = sum(timings.get(k, 0.0) for k in ("make_model_devi", "run_model_devi",
+                                                  "post_model_devi"))
+    label_s = sum(timings.get(k, 0.0) for k in ("make_fp", "run_fp", "post_fp"))
+    return {
+        "iteration": ii, "job": job_idx, "stage": stage, "md_tasks": md_tasks,
+        "frames": total, "accurate": acc, "candidate": cand, "failed": fail,
+        "accurate_ratio": acc / total if total else 0.0,
+        "accurate_pct": pct(acc), "candidate_pct": pct(cand), "failed_pct": pct(fail),
+        "labels_added": fp.get("labels_added", 0), "label_status": fp.get("label_status", {}),
+        "train_s": train_s, "explore_s": explore_s, "label_s": label_s,
+        "total_s": train_s + explore_s + label_s, "stage_converged": converged,
+        "systems": systems, "timings": timings,
+    }
+
+
+def format_table(summaries: Iterable[dict]) -> str:
+    head = " ".join(f"{name:>{len(fmt.format(0 if 'd' in fmt else 0.0))}}"
+                    for name, fmt, _ in COLUMNS)
+    lines = [head, "-" * len(head)]
+    for s in summaries:
+        lines.append(" ".join(fmt.format(s[key]) for _, fmt, key in COLUMNS)
+                     + ("  converged" if s.get("stage_converged") else ""))
+    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""How many candidates of a system get labelled (DP-GEN's fp_task_max throttle)."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+
+def fp_task_budget(accurate_ratio: float, fp_task_max: int, fp_accurate_threshold: float = 1.0,
+                   fp_accurate_soft_threshold: Optional[float] = None) -> int:
+    """``fp_task_max`` below the soft threshold of accurate ratio, decaying linearly
+    to 0 at ``fp_accurate_threshold``, and 0 at or above it (DP-GEN's make_fp)."""
+    hard = fp_accurate_threshold
+    soft = hard if fp_accurate_soft_threshold is None else fp_accurate_soft_threshold
+    if accurate_ratio < soft:
+        return fp_task_max
+    if accurate_ratio < hard:
+        return int(fp_task_max * (accurate_ratio - hard) / (soft - hard))
+    return 0
+
+
+def number_to_label(n_candidates: int, budget: int, fp_task_min: int) -> int:
+    """min(budget, candidates), or nothing when that is fewer than ``fp_task_min``."""
+    n = min(budget, n_candidates)
+    return n if n >= fp_task_min else 0
+
+
+def pick(candidates: Sequence, n: int, rng: np.random.Generator) -> tuple[list, list]:
+    """Shuffle ``candidates`` with ``rng``; return (the first n, all shuffled)."""
+    order = rng.permutation(len(candidates))
+    shuffled = [candidates[i] for i in order]
+    return shuffled[:n], shuffled

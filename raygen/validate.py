@@ -1,0 +1,253 @@
+"""Checks of a composed config that need more than types; run before Ray starts.
+
+Every problem is reported at once, each naming the key (and file) and what is
+wrong, so nothing expensive starts on a config that cannot finish.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+from ase.data import atomic_numbers
+from omegaconf import OmegaConf
+
+from raygen.dataset import deepmd_systems, system_type_map
+from raygen.lammps_input import ENSEMBLES
+from raygen.selection.trust import resolve_levels
+from raygen.structures import _SURFACES
+
+BACKENDS = ("tf", "pt")
+STRUCTURES = ("bulk", "surface", "file")
+
+
+class ConfigError(ValueError):
+    """A config that cannot run; ``problems`` lists every ``key: what is wrong``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def validate(cfg) -> None:
+    """Raise :class:`ConfigError` listing every problem of ``cfg``."""
+    problems: list[str] = []
+    add = problems.append
+    _check_type_map(cfg, add)
+    _check_systems(cfg, add)
+    _check_init(cfg, add)
+    _check_train(cfg, add)
+    _check_explore(cfg, add)
+    _check_select(cfg, add)
+    _check_label(cfg, add)
+    _check_cluster(cfg, add)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _check_type_map(cfg, add) -> None:
+    if not cfg.type_map:
+        add("type_map: is empty; list the element of each atom type, e.g. [Cu]")
+    for el in cfg.type_map:
+        if el not in atomic_numbers:
+            add(f"type_map: {el!r} is not a chemical element")
+    if len(set(cfg.type_map)) != len(cfg.type_map):
+        add(f"type_map: has duplicates: {list(cfg.type_map)}")
+
+
+def _check_systems(cfg, add) -> None:
+    if not cfg.systems:
+        add("systems: is empty; give at least one exploration system")
+    names = [s.name for s in cfg.systems]
+    if len(set(names)) != len(names):
+        add(f"systems: names must be unique, got {names}")
+    for i, s in enumerate(cfg.systems):
+        key = f"systems[{i}] ({s.name})"
+        if s.structure not in STRUCTURES:
+            add(f"{key}.structure: {s.structure!r} is not one of {', '.join(STRUCTURES)}")
+        if s.structure == "file":
+            if not s.path:
+                add(f"{key}.path: structure=file needs a structure file")
+            elif not Path(s.path).exists():
+                add(f"{key}.path: file {s.path} does not exist")
+        elif s.element not in cfg.type_map:
+            add(f"{key}.element: {s.element!r} is not in type_map {list(cfg.type_map)}")
+        if s.structure == "surface" and s.miller not in _SURFACES:
+            add(f"{key}.miller: {s.miller!r} is not one of {', '.join(_SURFACES)}")
+        if len(s.supercell) != 3 or any(int(n) < 1 for n in s.supercell):
+            add(f"{key}.supercell: needs three positive integers, got {list(s.supercell)}")
+        if s.n_confs < 1:
+            add(f"{key}.n_confs: must be >= 1, got {s.n_confs}")
+        if s.atom_pert < 0 or s.cell_pert < 0:
+            add(f"{key}: atom_pert and cell_pert must be >= 0")
+
+
+def _check_init(cfg, add) -> None:
+    init = cfg.init
+    for i, d in enumerate(init.data):
+        path = Path(d)
+        if not path.exists():
+            add(f"init.data[{i}]: {d} does not exist")
+            continue
+        systems = deepmd_systems(path)
+        if not systems:
+            add(f"init.data[{i}]: no deepmd/npy system (type.raw) under {d}")
+        for sysdir in systems:
+            tm = system_type_map(sysdir)
+            if tm and not set(tm) <= set(cfg.type_map):
+                add(f"init.data[{i}]: {sysdir}/type_map.raw {tm} does not match "
+                    f"type_map {list(cfg.type_map)}")
+    if not init.data:
+        names = {s.name for s in cfg.systems}
+        if not init.systems:
+            add("init.systems: init.data is empty, so name the systems to make initial "
+                "data from (DP-GEN's init_bulk)")
+        for n in init.systems:
+            if n not in names:
+                add(f"init.systems: {n!r} is not a system name ({', '.join(sorted(names))})")
+    if any(s <= 0 for s in init.scales):
+        add(f"init.scales: must be > 0, got {list(init.scales)}")
+    if init.n_perturb < 1:
+        add(f"init.n_perturb: must be >= 1, got {init.n_perturb}")
+    if init.md_steps < 0 or init.md_stride < 1:
+        add("init.md_steps must be >= 0 and init.md_stride >= 1")
+
+
+def _check_train(cfg, add) -> None:
+    t = cfg.train
+    if t.backend not in BACKENDS:
+        add(f"train.backend: {t.backend!r} is not one of {', '.join(BACKENDS)}")
+    if t.numb_models < 2:
+        add(f"train.numb_models: a deviation needs >= 2 models, got {t.numb_models}")
+    if t.numb_steps < 1:
+        add(f"train.numb_steps: must be >= 1, got {t.numb_steps}")
+    if t.init_model_numb_steps is not None and t.init_model_numb_steps < 1:
+        add(f"train.init_model_numb_steps: must be >= 1, got {t.init_model_numb_steps}")
+    if t.backend == "pt":
+        try:
+            import deepmd.pt  # noqa: F401
+        except Exception as err:  # noqa: BLE001
+            add(f"train.backend: 'pt' needs deepmd-kit's PyTorch backend, which does not "
+                f"load here ({type(err).__name__}: {str(err)[:120]}); use backend=tf on CPU")
+    _check_deepmd_input(cfg, add)
+
+
+def _check_deepmd_input(cfg, add) -> None:
+    """deepmd-kit's own schema check of the training template (strict keys)."""
+    from deepmd.utils.argcheck import normalize
+
+    inp = OmegaConf.to_container(cfg.train.input, resolve=True) if OmegaConf.is_config(
+        cfg.train.input) else copy.deepcopy(dict(cfg.train.input))
+    if not inp:
+        add("train.input: is empty; give DeePMD-kit's model/learning_rate/loss/training")
+        return
+    inp.setdefault("model", {})["type_map"] = list(cfg.type_map)
+    training = inp.setdefault("training", {})
+    training["training_data"] = {**training.get("training_data", {}), "systems": ["."]}
+    training.setdefault("numb_steps", cfg.train.numb_steps)
+    try:
+        normalize(inp)
+    except Exception as err:  # noqa: BLE001 - dargs raises several types
+        add(f"train.input: rejected by deepmd-kit: {err}")
+
+
+def _check_explore(cfg, add) -> None:
+    e = cfg.explore
+    if e.engine != "lammps":
+        add(f"explore.engine: only 'lammps' is supported, got {e.engine!r}")
+    if not e.jobs:
+        add("explore.jobs: is empty; give at least one exploration job")
+    for name in ("dt", "tau_t", "tau_p"):
+        if getattr(e, name) <= 0:
+            add(f"explore.{name}: must be > 0, got {getattr(e, name)}")
+    if e.deviation_batch < 1:
+        add(f"explore.deviation_batch: must be >= 1, got {e.deviation_batch}")
+    nsys = len(cfg.systems)
+    for j, job in enumerate(e.jobs):
+        key = f"explore.jobs[{j}]"
+        if not job.sys_idx:
+            add(f"{key}.sys_idx: is empty")
+        bad = [s for s in job.sys_idx if not 0 <= s < nsys]
+        if bad:
+            add(f"{key}.sys_idx: {bad} out of range; there are {nsys} systems")
+        if not job.temps or any(t <= 0 for t in job.temps):
+            add(f"{key}.temps: needs temperatures > 0 K, got {list(job.temps)}")
+        if job.ensemble not in ENSEMBLES:
+            add(f"{key}.ensemble: {job.ensemble!r} is not one of {', '.join(ENSEMBLES)}")
+        if job.ensemble.startswith("npt") and not job.press:
+            add(f"{key}.press: {job.ensemble} needs pressures (bar)")
+        if job.nsteps < 1 or job.trj_freq < 1:
+            add(f"{key}: nsteps and trj_freq must be >= 1")
+        elif job.trj_freq > job.nsteps:
+            add(f"{key}.trj_freq: {job.trj_freq} > nsteps {job.nsteps} records only step 0")
+        if job.confs_per_sys is not None and job.confs_per_sys < 1:
+            add(f"{key}.confs_per_sys: must be >= 1 or null")
+
+
+def _check_select(cfg, add) -> None:
+    s = cfg.select
+    if s.fp_task_max < 0 or s.fp_task_min < 0:
+        add("select.fp_task_max and select.fp_task_min must be >= 0")
+    if not 0 <= s.fp_accurate_threshold <= 1:
+        add(f"select.fp_accurate_threshold: must be in [0, 1], got {s.fp_accurate_threshold}")
+    soft = s.fp_accurate_soft_threshold
+    if soft is not None and not 0 <= soft <= s.fp_accurate_threshold:
+        add(f"select.fp_accurate_soft_threshold: must be in [0, fp_accurate_threshold], got {soft}")
+    if s.converge_accurate_ratio is not None and not 0 < s.converge_accurate_ratio <= 1:
+        add(f"select.converge_accurate_ratio: must be in (0, 1] or null, "
+            f"got {s.converge_accurate_ratio}")
+    seen = set()
+    for j, job in enumerate(cfg.explore.jobs or [None]):
+        for sys_idx in (job.sys_idx if job is not None else range(len(cfg.systems))):
+            if not 0 <= sys_idx < len(cfg.systems):
+                continue
+            try:
+                lv = resolve_levels(s, job, sys_idx)
+            except ValueError as err:
+                add(str(err))
+                continue
+            where = f"(job {j}, system {sys_idx})"
+            for kind, lo, hi in (("f", lv.f_lo, lv.f_hi), ("v", lv.v_lo, lv.v_hi)):
+                if (kind, lo, hi) in seen:
+                    continue
+                seen.add((kind, lo, hi))
+                if lo < 0:
+                    add(f"select.{kind}_trust_lo: must be >= 0, got {lo} {where}")
+                if lo >= hi and not (lo == hi == float("inf")):
+                    add(f"select.{kind}_trust_lo: {lo} must be < {kind}_trust_hi {hi} {where}")
+
+
+def _check_label(cfg, add) -> None:
+    from raygen.labelers import LABELERS, make_labeler
+
+    if cfg.label.name not in LABELERS:
+        add(f"label.name: unknown labeler {cfg.label.name!r}; known: {', '.join(LABELERS)}")
+        return
+    if cfg.label.timeout is not None and cfg.label.timeout <= 0:
+        add(f"label.timeout: must be > 0 s or null, got {cfg.label.timeout}")
+    if cfg.label.max_retries < 0:
+        add(f"label.max_retries: must be >= 0, got {cfg.label.max_retries}")
+    if not cfg.init.data and make_labeler(cfg.label).reference_calculator() is None:
+        add(f"init.data: labeler {cfg.label.name!r} has no ASE calculator to make initial "
+            "data with; give init.data (deepmd/npy)")
+
+
+def _check_cluster(cfg, add) -> None:
+    c = cfg.cluster
+    if c.threads_per_worker < 1:
+        add(f"cluster.threads_per_worker: must be >= 1, got {c.threads_per_worker}")
+    total_cpus = c.num_cpus if c.num_cpus is not None else os.cpu_count()
+    for kind in ("trainer", "explorer", "evaluator", "labeler"):
+        w = getattr(c, kind)
+        if w.count < 1:
+            add(f"cluster.{kind}.count: must be >= 1, got {w.count}")
+        if w.num_cpus < 0 or w.num_gpus < 0:
+            add(f"cluster.{kind}: num_cpus and num_gpus must be >= 0")
+        if c.address is None:
+            if w.num_cpus > total_cpus:
+                add(f"cluster.{kind}.num_cpus: {w.num_cpus} > the {total_cpus} CPUs of "
+                    "the local Ray instance; it would never start")
+            if w.num_gpus > (c.num_gpus or 0):
+                add(f"cluster.{kind}.num_gpus: {w.num_gpus} > the {c.num_gpus or 0} GPUs "
+                    "of the local Ray instance (set cluster.num_gpus)")
