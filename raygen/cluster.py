@@ -54,6 +54,16 @@ def bounded(submit: Callable[[Any], ray.ObjectRef], items: Iterable[Any],
         yield item, ray.get(done[0])
 
 
+def placement_info() -> dict[str, Any]:
+    """Where the calling worker runs: node, process, the GPUs Ray gave it."""
+    import os
+
+    ctx = ray.get_runtime_context()
+    return {"node_id": ctx.get_node_id(), "pid": os.getpid(),
+            "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+
 def kill_all(actors: Iterable[Any]) -> None:
     for a in actors:
         ray.kill(a, no_restart=True)

@@ -28,6 +28,7 @@ class SystemConfig:
       directions (DP-GEN paper: two crystal halves rigidly displaced);
     - ``file``: any structure file ASE can read (``path``).
 
+    ``vacancies`` atoms are removed (at random, seeded) to explore point defects.
     ``n_confs`` randomly perturbed copies (``atom_pert`` Å, ``cell_pert`` fraction)
     are the starting configurations of the MD tasks of this system.
     """
@@ -47,6 +48,7 @@ class SystemConfig:
     atom_pert: float = 0.01
     cell_pert: float = 0.03
     relax: bool = True
+    vacancies: int = 0
 
 
 @dataclass
@@ -96,7 +98,7 @@ class ModelDeviJob:
 
     ``stage`` groups consecutive jobs (e.g. one temperature interval): when an
     iteration of a stage converges, the stage's remaining jobs are skipped.
-    Trust levels set here override ``select`` for this job only.
+    Trust levels and ``fp_task_max`` set here override ``select`` for this job only.
     """
 
     sys_idx: list[int] = field(default_factory=list)
@@ -107,6 +109,7 @@ class ModelDeviJob:
     trj_freq: int = 10
     confs_per_sys: Optional[int] = None
     stage: Optional[int] = None
+    fp_task_max: Optional[int] = None
     f_trust_lo: Any = None
     f_trust_hi: Any = None
     v_trust_lo: Any = None

@@ -14,7 +14,7 @@ from ase import Atoms, units
 from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
 from raygen.config import InitConfig
 
@@ -39,6 +39,7 @@ def init_md_frames(start: Atoms, calc: Calculator, cfg: InitConfig,
     atoms.calc = calc
     rng = np.random.default_rng(seed)
     MaxwellBoltzmannDistribution(atoms, temperature_K=cfg.md_temperature, rng=rng)
+    Stationary(atoms)
     frames = [labelled_copy(atoms)]
     dyn = Langevin(atoms, timestep=cfg.md_timestep_fs * units.fs,
                    temperature_K=cfg.md_temperature, friction=0.02, fixcm=False,

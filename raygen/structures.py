@@ -36,6 +36,15 @@ def ideal_crystal(sys: SystemConfig) -> Atoms:
 
 def build_system(sys: SystemConfig) -> Atoms:
     """The unperturbed, unrelaxed structure a :class:`SystemConfig` describes."""
+    atoms = _build_perfect(sys)
+    if sys.vacancies:
+        rng = np.random.default_rng(len(atoms))
+        drop = rng.choice(len(atoms), size=sys.vacancies, replace=False)
+        del atoms[sorted(drop.tolist())]
+    return atoms
+
+
+def _build_perfect(sys: SystemConfig) -> Atoms:
     if sys.structure == "file":
         return read(sys.path)
     unit = ideal_crystal(sys)

@@ -77,6 +77,8 @@ def _check_systems(cfg, add) -> None:
             add(f"{key}.miller: {s.miller!r} is not one of {', '.join(_SURFACES)}")
         if len(s.supercell) != 3 or any(int(n) < 1 for n in s.supercell):
             add(f"{key}.supercell: needs three positive integers, got {list(s.supercell)}")
+        if s.vacancies < 0:
+            add(f"{key}.vacancies: must be >= 0, got {s.vacancies}")
         if s.n_confs < 1:
             add(f"{key}.n_confs: must be >= 1, got {s.n_confs}")
         if s.atom_pert < 0 or s.cell_pert < 0:

@@ -13,6 +13,7 @@ import pyarrow as pa
 import ray
 
 from raygen.actors.threads import set_threads
+from raygen.cluster import placement_info
 from raygen.deviation import MODEL_DEVI_COLUMNS, ensemble_deviation
 from raygen.frames import DEVIATION_SCHEMA, table_arrays
 
@@ -69,6 +70,9 @@ class Evaluator:
         set_threads(threads)
         self.models = load_models(model_paths)
         self.batch = batch
+
+    def placement(self) -> dict:
+        return placement_info()
 
     def evaluate(self, frames: pa.Table) -> pa.Table:
         return deviation_table(self.models, frames, self.batch)

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import ray
 
 from raygen.actors.threads import set_threads
+from raygen.cluster import placement_info
 from raygen.atomic import atomic_write
 from raygen.frames import FRAME_SCHEMA, frames_table
 from raygen.lammps_input import DUMP_FILE
@@ -88,6 +89,9 @@ class Explorer:
         self.type_map = list(type_map)
         self._lammps, self._plugin = load_lammps()
 
+    def placement(self) -> dict:
+        return placement_info()
+
     def ready(self) -> bool:
         return True
 
@@ -104,7 +108,7 @@ class Explorer:
         if (tdir / TRAJ_FILE).exists():
             table = read_traj(tdir)
             return {"task_id": task_id, "frames": table.num_rows, "wall_s": 0.0,
-                    "error": None, "cached": True}, table
+                    "error": None, "cached": True, "pid": os.getpid()}, table
         start = time.perf_counter()
         error = None
         (tdir / DUMP_FILE).unlink(missing_ok=True)
@@ -124,4 +128,5 @@ class Explorer:
         atomic_write(tdir / TRAJ_FILE, lambda tmp: pq.write_table(table, tmp))
         (tdir / DUMP_FILE).unlink(missing_ok=True)
         return {"task_id": task_id, "frames": table.num_rows,
-                "wall_s": time.perf_counter() - start, "error": error, "cached": False}, table
+                "wall_s": time.perf_counter() - start, "error": error, "cached": False,
+                "pid": os.getpid()}, table

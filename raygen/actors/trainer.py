@@ -21,6 +21,7 @@ from typing import Optional
 import ray
 
 from raygen.actors.threads import set_threads
+from raygen.cluster import placement_info
 
 # Checkpoint prefix deepmd-kit writes in each backend; --restart/--init-model take it.
 CHECKPOINT = {"tf": "model.ckpt", "pt": "model.ckpt.pt"}
@@ -97,6 +98,9 @@ class Trainer:
 
     def __init__(self, threads: int = 1) -> None:
         set_threads(threads)
+
+    def placement(self) -> dict:
+        return placement_info()
 
     def train(self, task_dir: str, input_dict: dict, graph_path: str, backend: str,
               init_model: Optional[str] = None) -> dict:

@@ -49,6 +49,9 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
     by (``select.seed``, iteration, system), so a rerun picks the same frames.
     """
     out: dict[int, SystemSelection] = {}
+    fp_task_max = select_cfg.fp_task_max
+    if job is not None and getattr(job, "fp_task_max", None) is not None:
+        fp_task_max = job.fp_task_max
     if devi.num_rows == 0:
         return out
     task = devi.column("task_id").to_numpy(zero_copy_only=False)
@@ -67,7 +70,7 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
         buckets = {ACCURATE: sel.accurate, CANDIDATE: sel.candidate, FAILED: sel.failed}
         for i, k in zip(rows, kinds):
             buckets[int(k)].append((str(task[i]), int(step[i])))
-        sel.budget = fp_task_budget(sel.accurate_ratio, select_cfg.fp_task_max,
+        sel.budget = fp_task_budget(sel.accurate_ratio, fp_task_max,
                                     select_cfg.fp_accurate_threshold,
                                     select_cfg.fp_accurate_soft_threshold)
         n = number_to_label(len(sel.candidate), sel.budget, select_cfg.fp_task_min)

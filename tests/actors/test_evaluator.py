@@ -1,0 +1,85 @@
+"""The deviation reducer equals deepmd-kit's own model deviation, and LAMMPS's."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from raygen.actors.evaluator import deviation_table, load_models
+from raygen.actors.explorer import dump_to_table
+from raygen.deviation import MODEL_DEVI_COLUMNS, read_model_devi
+from raygen.frames import frames_table
+from raygen.lammps_input import write_conf
+from tests.conftest import cu_frames
+
+
+def frames_of(atoms_list, task_id="task.000.000000"):
+    cells = np.stack([a.cell.array for a in atoms_list])
+    pos = np.stack([a.positions for a in atoms_list])
+    return frames_table(task_id, 0, np.arange(len(atoms_list)) * 10, cells, pos,
+                        np.zeros(len(atoms_list[0]), dtype=np.int32))
+
+
+def as_array(devi: pa.Table) -> np.ndarray:
+    return np.column_stack([devi.column(c).to_numpy() for c in MODEL_DEVI_COLUMNS])
+
+
+def test_reducer_equals_calc_model_devi(tiny_models):
+    from deepmd.infer import DeepPot
+    from deepmd.infer.model_devi import calc_model_devi
+
+    atoms = cu_frames(n_perturb=1, md_steps=12, seed=5)
+    table = frames_of(atoms)
+    models = load_models([str(p) for p in tiny_models])
+    # batches of 5 frames: the batching must not change any value
+    ours = deviation_table(models, table, batch=5)
+    ref = calc_model_devi(np.stack([a.positions.reshape(-1) for a in atoms]),
+                          np.stack([a.cell.array.reshape(-1) for a in atoms]),
+                          np.zeros(len(atoms[0]), dtype=int),
+                          [DeepPot(str(p)) for p in tiny_models])
+    assert ours.column("step").to_pylist() == (ref[:, 0].astype(int) * 10).tolist()
+    np.testing.assert_allclose(as_array(ours), ref[:, 1:8], rtol=1e-6, atol=1e-6)
+    assert (as_array(ours)[:, 3] > 0).all()  # two different models do disagree
+
+
+def test_reducer_handles_several_tasks_in_one_table(tiny_models):
+    a = cu_frames(n_perturb=1, md_steps=3, seed=1)
+    b = cu_frames(n_perturb=1, md_steps=3, seed=2)
+    models = load_models([str(p) for p in tiny_models])
+    both = deviation_table(models, pa.concat_tables([frames_of(a, "A"), frames_of(b, "B")]), 50)
+    only_b = deviation_table(models, frames_of(b, "B"), 50)
+    assert both.column("task_id").to_pylist() == ["A"] * 4 + ["B"] * 4
+    np.testing.assert_allclose(as_array(both)[4:], as_array(only_b), rtol=1e-12)
+
+
+def test_reducer_equals_lammps_inline_model_devi(tiny_models, tmp_path):
+    """LAMMPS computes the deviation itself (pair_style deepmd with all models); the
+    reducer, fed the dumped frames, must print the same numbers."""
+    lmp = shutil.which("lmp") or str(Path(__import__("sys").executable).with_name("lmp"))
+    write_conf(cu_frames(n_perturb=1, md_steps=0)[0], tmp_path / "conf.lmp", ["Cu"])
+    models = " ".join(str(p) for p in tiny_models)
+    (tmp_path / "in.lammps").write_text(f"""
+units metal
+boundary p p p
+atom_style atomic
+read_data conf.lmp
+change_box all triclinic
+mass 1 63.546
+pair_style deepmd {models} out_freq 10 out_file lmp_model_devi.out
+pair_coeff * *
+velocity all create 600 7 dist gaussian
+fix 1 all npt temp 600 600 0.1 iso 1 1 0.5
+timestep 0.002
+dump 1 all custom 10 traj.dump id type x y z
+dump_modify 1 sort id format float %20.15g
+run 100
+""")
+    subprocess.run([lmp, "-in", "in.lammps", "-screen", "none"], cwd=tmp_path, check=True,
+                   timeout=300)
+    table = dump_to_table(tmp_path / "traj.dump", "task.000.000000", 0, ["Cu"])
+    ours = deviation_table(load_models([str(p) for p in tiny_models]), table, 200)
+    steps, ref = read_model_devi(tmp_path / "lmp_model_devi.out")
+    assert ours.column("step").to_pylist() == steps.tolist() == list(range(0, 101, 10))
+    np.testing.assert_allclose(as_array(ours)[:, :6], ref[:, :6], rtol=1e-6, atol=1e-6)

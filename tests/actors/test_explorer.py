@@ -1,0 +1,56 @@
+"""Explorer actors: real LAMMPS + DeePMD, many tasks in one process."""
+
+import pyarrow.parquet as pq
+import pytest
+import ray
+from ase.io import write
+
+from raygen.actors.explorer import TRAJ_FILE, Explorer
+from raygen.lammps_input import lammps_input, write_conf
+from tests.conftest import cu_frames
+
+
+@pytest.fixture
+def local_ray(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def make_task(d, model, temp, ensemble="npt", nsteps=100, trj_freq=10):
+    d.mkdir(parents=True)
+    write_conf(cu_frames(n_perturb=1, md_steps=0)[0], d / "conf.lmp", ["Cu"])
+    (d / "in.lammps").write_text(lammps_input(
+        model=str(model), type_map=["Cu"], temp=temp, press=1.0, ensemble=ensemble,
+        nsteps=nsteps, trj_freq=trj_freq, dt=0.002, tau_t=0.1, tau_p=0.5, seed=3))
+
+
+def test_many_tasks_in_one_process_and_cached_rerun(local_ray, tiny_models, tmp_path):
+    explorer = Explorer.remote(["Cu"])
+    ensembles = ["npt", "nvt", "npt-aniso", "npt-tri", "nve"]
+    infos = []
+    for k, ens in enumerate(ensembles):
+        d = tmp_path / f"task.000.{k:06d}"
+        make_task(d, tiny_models[0], 300 + 100 * k, ens)
+        info, table = ray.get(explorer.run.remote(str(d), d.name, 0))
+        assert info["error"] is None, info["error"]
+        assert table.column("step").to_pylist() == list(range(0, 101, 10))
+        assert set(table.column("natoms").to_pylist()) == {32}
+        assert pq.read_table(d / TRAJ_FILE).equals(table)
+        infos.append(info)
+    assert len({i["pid"] for i in infos}) == 1, "every task ran in the same process"
+    info, table = ray.get(explorer.run.remote(str(tmp_path / "task.000.000000"),
+                                              "task.000.000000", 0))
+    assert info["cached"] and table.num_rows == 11
+
+
+def test_lammps_error_keeps_frames_and_reports(local_ray, tiny_models, tmp_path):
+    d = tmp_path / "task.000.000000"
+    make_task(d, tiny_models[0], 300)
+    text = (d / "in.lammps").read_text().replace("run             100",
+                                                  "run 50\nfix 2 all bogus_style\nrun 50")
+    (d / "in.lammps").write_text(text)
+    info, table = ray.get(Explorer.remote(["Cu"]).run.remote(str(d), d.name, 0))
+    assert info["error"] and "bogus_style" in info["error"]
+    assert table.column("step").to_pylist() == list(range(0, 51, 10))

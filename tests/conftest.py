@@ -1,0 +1,68 @@
+"""Shared fixtures: small data made here, real models trained once per session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.calculators.emt import EMT
+
+from raygen.config import InitConfig, SystemConfig, TrainConfig
+from raygen.dataset import init_md_frames, write_deepmd_npy
+from raygen.structures import build_system, perturb, relax
+
+REPO = Path(__file__).resolve().parent.parent
+
+for var in ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS"):
+    os.environ.setdefault(var, "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+TINY_TRAIN_INPUT = {
+    "model": {
+        "descriptor": {"type": "se_e2_a", "rcut": 4.5, "rcut_smth": 0.5, "sel": [80],
+                       "neuron": [8, 16], "axis_neuron": 4},
+        "fitting_net": {"neuron": [32, 32]},
+    },
+    "learning_rate": {"type": "exp", "start_lr": 0.002, "stop_lr": 1e-4, "decay_steps": 50},
+    "loss": {"type": "ener", "start_pref_e": 0.02, "limit_pref_e": 1, "start_pref_f": 1000,
+             "limit_pref_f": 1, "start_pref_v": 0.02, "limit_pref_v": 1},
+    "training": {"training_data": {"batch_size": "auto"}},
+}
+
+
+def cu_frames(n_perturb: int = 2, md_steps: int = 6, seed: int = 0) -> list:
+    """EMT-labelled frames of perturbed fcc Cu (32 atoms)."""
+    base = relax(build_system(SystemConfig(name="fcc", a=3.61)), EMT())
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(n_perturb):
+        start = perturb(base, rng, 0.05, 0.03)
+        frames += init_md_frames(start, EMT(), InitConfig(md_steps=md_steps, md_temperature=300),
+                                 seed=seed + k)
+    return frames
+
+
+@pytest.fixture(scope="session")
+def cu_data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_deepmd_npy(cu_frames(), ["Cu"], root)
+    return root / "Cu32"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory, cu_data) -> list[Path]:
+    """Two real DeePMD-kit (TensorFlow) models, 100 steps each, differing in seed."""
+    from raygen.actors.trainer import train_member
+    from raygen.training_input import make_training_input
+
+    root = tmp_path_factory.mktemp("models")
+    cfg = TrainConfig(numb_steps=100, input=TINY_TRAIN_INPUT, disp_freq=50)
+    paths = []
+    for m in range(2):
+        inp = make_training_input(cfg, ["Cu"], [cu_data], 0, m, False)
+        graph = root / f"graph.{m:03d}.pb"
+        train_member(root / f"{m:03d}", inp, graph, "tf")
+        paths.append(graph)
+    return paths

@@ -1,0 +1,110 @@
+"""Configs compose from conf/ and bad input is refused before any work starts."""
+
+import pytest
+from hydra import compose, initialize_config_module
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from raygen.config import register_configs
+from raygen.validate import ConfigError, validate
+
+from tests.conftest import REPO
+
+register_configs()
+EXPERIMENTS = sorted(p.stem for p in (REPO / "conf" / "exp").glob("*.yaml"))
+
+
+def cfg_with(*overrides):
+    with initialize_config_module(version_base=None, config_module="raygen.conf"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("exp", EXPERIMENTS)
+def test_every_experiment_composes_and_validates(exp):
+    cfg = cfg_with(f"+exp={exp}")
+    validate(cfg)
+    assert cfg.explore.jobs and cfg.systems
+
+
+def test_cu_is_the_papers_setup():
+    cfg = cfg_with("+exp=cu")
+    assert cfg.select.f_trust_lo == 0.05 and cfg.select.f_trust_hi == 0.20
+    assert {s.crystal for s in cfg.systems if s.structure == "bulk"} >= {"fcc", "hcp", "bcc"}
+    assert all(s.atom_pert == 0.01 and s.cell_pert == 0.03 for s in cfg.systems)
+    assert any(j.ensemble.startswith("npt") for j in cfg.explore.jobs)
+
+
+def test_overrides_reach_the_config():
+    cfg = cfg_with("+exp=cu", "select.f_trust_lo=0.04", "workdir=/tmp/run1")
+    assert cfg.select.f_trust_lo == 0.04 and cfg.workdir == "/tmp/run1"
+
+
+def test_unknown_key_is_refused():
+    with pytest.raises(ConfigCompositionException) as err:
+        cfg_with("+exp=cu", "select.f_trust_low=0.1")
+    assert "f_trust_low" in str(err.value.__cause__ or err.value)
+
+
+def test_wrong_type_is_refused():
+    with pytest.raises(ConfigCompositionException):
+        cfg_with("+exp=cu", "train.numb_models=four")
+
+
+def problems(*overrides):
+    with pytest.raises(ConfigError) as err:
+        validate(cfg_with("+exp=cu", *overrides))
+    return "\n".join(err.value.problems)
+
+
+def test_trust_lo_not_below_hi():
+    assert "select.f_trust_lo: 0.3 must be < f_trust_hi 0.2" in problems("select.f_trust_lo=0.3")
+
+
+def test_negative_counts():
+    msg = problems("select.fp_task_max=-1", "train.numb_models=1", "cluster.explorer.count=0")
+    assert "select.fp_task_max and select.fp_task_min must be >= 0" in msg
+    assert "train.numb_models: a deviation needs >= 2 models" in msg
+    assert "cluster.explorer.count: must be >= 1" in msg
+
+
+def test_missing_init_data_file(tmp_path):
+    msg = problems(f"init.data=[{tmp_path}/nowhere]")
+    assert f"init.data[0]: {tmp_path}/nowhere does not exist" in msg
+
+
+def test_type_map_must_match_data(tmp_path):
+    sysdir = tmp_path / "data" / "Al4"
+    (sysdir / "set.000").mkdir(parents=True)
+    (sysdir / "type.raw").write_text("0\n0\n0\n0\n")
+    (sysdir / "type_map.raw").write_text("Al\n")
+    msg = problems(f"init.data=[{tmp_path}/data]")
+    assert "type_map.raw ['Al'] does not match type_map ['Cu']" in msg
+
+
+def test_job_out_of_range_and_bad_ensemble():
+    msg = problems("explore.jobs=[{sys_idx:[99],temps:[300],ensemble:npx}]")
+    assert "explore.jobs[0].sys_idx: [99] out of range" in msg
+    assert "explore.jobs[0].ensemble: 'npx' is not one of" in msg
+
+
+def test_deepmd_input_checked_by_deepmd():
+    msg = problems("+train.input.model.descriptor.bogus=1")
+    assert "train.input: rejected by deepmd-kit" in msg and "bogus" in msg
+
+
+def test_missing_structure_file():
+    msg = problems("systems=[{name:x,structure:file,path:/no/such/POSCAR}]",
+                   "init.systems=[x]", "explore.jobs=[{sys_idx:[0],temps:[300]}]")
+    assert "systems[0] (x).path: file /no/such/POSCAR does not exist" in msg
+
+
+def test_cli_reports_bad_input_without_starting_ray(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "raygen", "+exp=cu", "select.f_trust_lo=0.5",
+                           f"workdir={tmp_path}/run"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2
+    assert "select.f_trust_lo: 0.5 must be < f_trust_hi 0.2" in proc.stderr
+    assert not (tmp_path / "run" / "record.raygen").exists()

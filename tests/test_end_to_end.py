@@ -1,0 +1,139 @@
+"""The whole loop through the command line: real deepmd-kit, LAMMPS, Ray and EMT."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from raygen.dataset import count_frames, deepmd_systems
+from raygen.deviation import MODEL_DEVI_HEADER
+from raygen.record import last_record
+
+pytestmark = pytest.mark.slow
+
+
+def raygen_cmd(workdir: Path, *overrides: str) -> list[str]:
+    return [sys.executable, "-m", "raygen", "+exp=cu_smoke", f"workdir={workdir}",
+            "progress=false", *overrides]
+
+
+def env_for(tmp_path: Path) -> dict:
+    return {**os.environ, "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+
+
+def records(workdir: Path) -> list[tuple[int, int]]:
+    return [tuple(map(int, line.split())) for line in
+            (workdir / "record.raygen").read_text().splitlines()]
+
+
+def test_two_iterations_leave_a_dpgen_run_directory(tmp_path):
+    run = tmp_path / "run"
+    proc = subprocess.run(raygen_cmd(run), cwd=tmp_path, env=env_for(tmp_path),
+                          capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    recs = records(run)
+    assert recs[:18] == [(i, j) for i in range(2) for j in range(9)]
+    for ii in range(2):
+        it = run / f"iter.{ii:06d}"
+        for m in range(4):
+            assert (it / "00.train" / f"graph.{m:03d}.pb").stat().st_size > 0
+            assert (it / "00.train" / f"{m:03d}" / "lcurve.out").exists()
+        tasks = sorted((it / "01.model_devi").glob("task.*"))
+        assert len(tasks) == 4
+        n_frames = 0
+        for t in tasks:
+            lines = (t / "model_devi.out").read_text().splitlines()
+            assert lines[0] == MODEL_DEVI_HEADER
+            n_frames += len(lines) - 1
+        summary = json.loads((it / "summary.json").read_text())
+        fp = it / "02.fp"
+        listed = sum(len(p.read_text().splitlines()) for kind in
+                     ("candidate", "rest_accurate", "rest_failed")
+                     for p in fp.glob(f"{kind}.shuffled.*.out"))
+        assert listed == n_frames == summary["frames"]
+        assert summary["accurate"] + summary["candidate"] + summary["failed"] == n_frames
+        assert count_frames(deepmd_systems(fp)) == summary["labels_added"]
+        assert summary["labels_added"] <= 5 * 2  # fp_task_max per system
+        for step in ("train_s", "explore_s", "label_s"):
+            assert summary[step] > 0
+        first = (fp / "candidate.shuffled.000.out").read_text().split()
+        if first:
+            assert (run / first[0] / "model_devi.out").exists()
+    # labels of iteration 0 are training data of iteration 1
+    inp = json.loads((run / "iter.000001/00.train/000/input.json").read_text())
+    systems = inp["training"]["training_data"]["systems"]
+    assert any("iter.000000/02.fp/data." in s for s in systems) == (
+        json.loads((run / "iter.000000/summary.json").read_text())["labels_added"] > 0)
+    assert sorted(p.name for p in (run / "models").iterdir()) == [
+        f"graph.{m:03d}.pb" for m in range(4)]
+    log = (run / "raygen.log").read_text()
+    assert "acc%" in log and "iteration 1 done" in log
+
+
+def wait_for(predicate, proc, timeout=600.0, poll=0.05):
+    start = time.time()
+    while time.time() - start < timeout:
+        if predicate():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(poll)
+    return False
+
+
+def kill_run(proc):
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(2)
+
+
+def mtimes(paths):
+    return {str(p): p.stat().st_mtime_ns for p in paths}
+
+
+def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
+    run = tmp_path / "run"
+    # longer MD so the second kill lands inside the exploration stage
+    cmd = raygen_cmd(run, "max_iter=1", "explore.jobs.0.nsteps=1500")
+    env = env_for(tmp_path)
+    train = run / "iter.000000" / "00.train"
+
+    # 1. kill -9 while the ensemble trains: some models frozen, others not
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: (train / "graph.000.pb").exists(), proc)
+    kill_run(proc)
+    done_models = sorted(train.glob("graph.*.pb"))
+    assert 0 < len(done_models) < 4
+    before = mtimes(done_models + [run / "init" / "data.fcc" / "done"])
+
+    # 2. resume; kill -9 again in the middle of the MD
+    md = run / "iter.000000" / "01.model_devi"
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: len(list(md.glob("task.*/traj.parquet"))) >= 1, proc)
+    kill_run(proc)
+    assert mtimes(done_models) == {k: v for k, v in before.items() if "graph" in k}
+    done_md = sorted(md.glob("task.*/traj.parquet"))
+    assert 0 < len(done_md) < 4, "the kill should land inside the MD stage"
+    before.update(mtimes(done_md + sorted(train.glob("graph.*.pb"))))
+    assert last_record(run / "record.raygen") == (0, 3)
+
+    # 3. resume to the end: nothing that was finished is redone
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert mtimes(Path(p) for p in before) == before
+    assert records(run)[-1][0] >= 0 and (0, 8) in records(run)
+    log = (run / "raygen.log").read_text()
+    assert "resuming at iteration 0, stage 1" in log or "resuming at iteration 0, stage 0" in log
+    assert "resuming at iteration 0, stage 4" in log
+    # each model was frozen exactly once
+    assert len(list(train.glob("graph.*.pb"))) == 4
+    assert np.all([p.stat().st_size > 0 for p in train.glob("graph.*.pb")])
