@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,7 @@ def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
     if not todo:
         return stats
     models = model_paths(ctx, ii)
+    t_start = time.perf_counter()
     res_x, res_e = cfg.cluster.explorer, cfg.cluster.evaluator
     explorers = [Explorer.options(**actor_options(res_x)).remote(list(cfg.type_map), ctx.threads)
                  for _ in range(min(res_x.count, len(todo)))]
@@ -125,6 +127,7 @@ def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
                     dev_bar.update(1)
             kill_all(explorers)  # frees their CPUs/GPUs for the evaluators
             explorers = []
+            stats["md_s"] = time.perf_counter() - t_start
             while reducer.has_next():
                 _write_task_devi(ctx, ii, reducer.get_next_unordered())
                 n_reduced += 1
@@ -132,6 +135,11 @@ def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
     finally:
         kill_all(explorers)
         kill_all(evaluators)
+    stats["deviation_tail_s"] = time.perf_counter() - t_start - stats["md_s"]
+    log.info("iter %d explore: %d tasks, %d frames, %d MD errors; MD done after %.1f s, "
+             "last deviations %.1f s later", ii, stats["tasks"], stats["frames"],
+             stats["md_errors"], stats["md_s"], stats["deviation_tail_s"])
+    atomic_write_json(ctx.rundir.model_devi(ii) / "stats.json", stats)
     return stats
 
 

@@ -1,21 +1,12 @@
 """Explorer actors: real LAMMPS + DeePMD, many tasks in one process."""
 
 import pyarrow.parquet as pq
-import pytest
 import ray
 from ase.io import write
 
 from raygen.actors.explorer import TRAJ_FILE, Explorer
 from raygen.lammps_input import lammps_input, write_conf
 from tests.conftest import cu_frames
-
-
-@pytest.fixture
-def local_ray(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def make_task(d, model, temp, ensemble="npt", nsteps=100, trj_freq=10):
