@@ -32,6 +32,37 @@ def actor_options(res) -> dict[str, Any]:
             "max_restarts": 1, "max_task_retries": 1}
 
 
+# Every blocking wait of the driver wakes up this often, so that SIGINT/SIGTERM
+# (Ctrl-C, scancel, a Slurm time limit) stop a run within about a second.
+POLL_S = 1.0
+
+
+def wait_one(refs: list) -> ray.ObjectRef:
+    """The first of ``refs`` to finish (interruptible)."""
+    while True:
+        done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
+        if done:
+            return done[0]
+
+
+def get(refs):
+    """``ray.get`` that lets signal handlers run while it waits."""
+    many = isinstance(refs, list)
+    pending = list(refs) if many else [refs]
+    while pending:
+        _, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
+    return ray.get(refs)
+
+
+def next_result(pool: "ray.util.ActorPool"):
+    """``pool.get_next_unordered()``, interruptible."""
+    while True:
+        try:
+            return pool.get_next_unordered(timeout=POLL_S)
+        except TimeoutError:
+            continue
+
+
 def bounded(submit: Callable[[Any], ray.ObjectRef], items: Iterable[Any],
             max_in_flight: int) -> Iterator[tuple[Any, Any]]:
     """Submit ``submit(item)`` with at most ``max_in_flight`` running; yield
@@ -49,9 +80,9 @@ def bounded(submit: Callable[[Any], ray.ObjectRef], items: Iterable[Any],
             pending[submit(item)] = item
         if not pending:
             return
-        done, _ = ray.wait(list(pending), num_returns=1)
-        item = pending.pop(done[0])
-        yield item, ray.get(done[0])
+        ref = wait_one(list(pending))
+        item = pending.pop(ref)
+        yield item, ray.get(ref)
 
 
 def placement_info() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ase.io import read
 from raygen.actors.evaluator import Evaluator
 from raygen.actors.explorer import INPUT_FILE, Explorer
 from raygen.atomic import atomic_write, atomic_write_json, atomic_write_text
-from raygen.cluster import actor_options, kill_all
+from raygen.cluster import actor_options, get, kill_all, next_result, wait_one
 from raygen.context import RunContext
 from raygen.deviation import MODEL_DEVI_COLUMNS, read_model_devi, write_model_devi
 from raygen.frames import DEVIATION_SCHEMA
@@ -82,11 +82,12 @@ def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
     models = model_paths(ctx, ii)
     t_start = time.perf_counter()
     res_x, res_e = cfg.cluster.explorer, cfg.cluster.evaluator
-    explorers = [Explorer.options(**actor_options(res_x)).remote(list(cfg.type_map), ctx.threads)
-                 for _ in range(min(res_x.count, len(todo)))]
+    explorers = [Explorer.options(**actor_options(res_x)).remote(
+        list(cfg.type_map), ctx.threads, cfg.train.backend)
+        for _ in range(min(res_x.count, len(todo)))]
     # Explorers first: on a small machine the evaluators wait for their CPUs and
     # start when the MD is done; on a cluster both run at once (streaming).
-    ray.get([e.ready.remote() for e in explorers])
+    get([e.ready.remote() for e in explorers])
     evaluators = [Evaluator.options(**actor_options(res_e)).remote(
         models, cfg.explore.deviation_batch, ctx.threads) for _ in range(res_e.count)]
     reducer = ray.util.ActorPool(evaluators)
@@ -106,9 +107,9 @@ def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
         with bar(len(todo), f"iter {ii} MD", ctx.progress) as md_bar, \
                 bar(len(todo), f"iter {ii} deviation", ctx.progress) as dev_bar:
             while running:
-                done, _ = ray.wait(list(running), num_returns=1)
-                explorer, t, table_ref = running.pop(done[0])
-                info = ray.get(done[0])
+                ref = wait_one(list(running))
+                explorer, t, table_ref = running.pop(ref)
+                info = ray.get(ref)
                 if info["error"]:
                     stats["md_errors"] += 1
                     atomic_write_text(task_dir(ctx, ii, t) / "md_error.txt", info["error"] + "\n")
@@ -129,7 +130,7 @@ def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
             explorers = []
             stats["md_s"] = time.perf_counter() - t_start
             while reducer.has_next():
-                _write_task_devi(ctx, ii, reducer.get_next_unordered())
+                _write_task_devi(ctx, ii, next_result(reducer))
                 n_reduced += 1
                 dev_bar.update(1)
     finally:

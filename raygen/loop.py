@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +56,17 @@ def setup_logging(logfile: Path) -> None:
         log.propagate = False
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _sigterm_as_interrupt():
+    """SIGTERM (scancel, a Slurm time limit, kill) stops the run like Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _interrupt)
+
+
 class ConcurrentLearning:
     """Runs (or resumes) the loop a config describes in ``cfg.workdir``."""
 
@@ -83,11 +96,17 @@ class ConcurrentLearning:
         self.rundir.root.mkdir(parents=True, exist_ok=True)
         setup_logging(self.rundir.log)
         started = connect(self.cfg.cluster)
+        previous = _sigterm_as_interrupt()  # after ray.init, which sets its own
         try:
             return self._run()
+        except KeyboardInterrupt:
+            log.warning("interrupted; finished work is kept: run the same command to resume")
+            raise
         finally:
             if started:
                 ray.shutdown()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def _run(self) -> list[dict]:
         t0 = time.perf_counter()

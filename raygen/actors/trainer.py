@@ -9,8 +9,10 @@ on; Ray sets ``CUDA_VISIBLE_DEVICES`` for it and the child inherits it.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
 import shutil
 import subprocess
 import sys
@@ -32,6 +34,22 @@ def dp_command() -> list[str]:
     """deepmd-kit's CLI from the running interpreter's environment."""
     exe = Path(sys.executable).with_name("dp")
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "deepmd"]
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed when the actor process dies (Linux prctl), so a
+    killed run leaves no orphan ``dp train`` writing into a directory that the
+    resumed run trains in."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux/glibc: nothing to do
+        pass
+
+
+def run_dp(cmd: list[str], cwd: Path, log) -> int:
+    return subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                          preexec_fn=_die_with_parent).returncode
 
 
 def has_checkpoint(task_dir: Path, backend: str) -> bool:
@@ -58,15 +76,15 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
     with open(task_dir / "train.log", "a") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
-        proc = subprocess.run(cmd, cwd=task_dir, stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise RuntimeError(f"dp train failed in {task_dir} (exit {proc.returncode}); "
+        code = run_dp(cmd, task_dir, log)
+    if code != 0:
+        raise RuntimeError(f"dp train failed in {task_dir} (exit {code}); "
                            f"see {task_dir / 'train.log'}")
     t_train = time.perf_counter() - start
     with open(task_dir / "freeze.log", "w") as log:
-        proc = subprocess.run([*dp_command(), f"--{backend}", "freeze", "-o", FROZEN[backend]],
-                              cwd=task_dir, stdout=log, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
+        code = run_dp([*dp_command(), f"--{backend}", "freeze", "-o", FROZEN[backend]],
+                      task_dir, log)
+    if code != 0:
         raise RuntimeError(f"dp freeze failed in {task_dir}; see {task_dir / 'freeze.log'}")
     tmp = graph_path.with_name(f".{graph_path.name}.tmp")
     shutil.copyfile(task_dir / FROZEN[backend], tmp)
