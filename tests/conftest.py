@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,12 @@ from raygen.dataset import init_md_frames, write_deepmd_npy
 from raygen.structures import build_system, perturb, relax
 
 REPO = Path(__file__).resolve().parent.parent
+
+# One fresh HOME for the whole session: Ray keeps an auth token under ~/.ray, and
+# a Ray started later in the same process must find the token an earlier one made
+# (a HOME changed between two ray.init calls breaks the second; a stale token from
+# another run breaks the first).
+os.environ["HOME"] = tempfile.mkdtemp(prefix="raygen-test-home-")
 
 for var in ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS"):
     os.environ.setdefault(var, "1")

@@ -24,7 +24,7 @@ def raygen_cmd(workdir: Path, *overrides: str) -> list[str]:
 
 
 def env_for(tmp_path: Path) -> dict:
-    return {**os.environ, "HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def records(workdir: Path) -> list[tuple[int, int]]:

@@ -11,8 +11,7 @@ from raygen.cluster import actor_options, placement_info
 from raygen.config import WorkerResources
 
 
-def test_gpu_and_cpu_work_land_on_the_right_nodes(tmp_path, monkeypatch, tiny_models):
-    monkeypatch.setenv("HOME", str(tmp_path))
+def test_gpu_and_cpu_work_land_on_the_right_nodes(tiny_models):
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "num_gpus": 0})
     gpu_node = cluster.add_node(num_cpus=2, num_gpus=2)
     cpu_node = cluster.add_node(num_cpus=2, num_gpus=0)
