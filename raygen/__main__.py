@@ -23,7 +23,12 @@ def _main(cfg: DictConfig) -> None:
     from raygen.loop import ConcurrentLearning
 
     OmegaConf.set_readonly(cfg, True)
-    ConcurrentLearning(cfg).run()
+    try:
+        ConcurrentLearning(cfg).run()
+    except KeyboardInterrupt:
+        print("raygen: interrupted; finished work is kept in "
+              f"{cfg.workdir}: run the same command to resume", file=sys.stderr)
+        sys.exit(130)
 
 
 def main() -> None:

@@ -159,18 +159,20 @@ def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
 
 def test_sigterm_stops_the_run_promptly_and_cleanly(tmp_path):
     """What Ctrl-C, scancel or a Slurm time limit do: the driver stops within
-    seconds, Ray and every worker (a `dp train` included) go with it, and the
-    next run resumes."""
+    seconds, says how to resume, and Ray and every worker (a `dp train`
+    included) go with it."""
     run = tmp_path / "run"
     proc = subprocess.Popen(raygen_cmd(run, "max_iter=1"), cwd=tmp_path, env=env_for(tmp_path),
                             start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=open(tmp_path / "stderr.txt", "w"))
     train = run / "iter.000000" / "00.train"
     assert wait_for(lambda: any(train.glob("00*/lcurve.out")), proc)
     proc.send_signal(signal.SIGTERM)  # the driver only, as scancel/Slurm would
     start = time.time()
     proc.wait(timeout=60)
     assert time.time() - start < 30
+    err = (tmp_path / "stderr.txt").read_text()
+    assert proc.returncode == 130 and "run the same command to resume" in err
     deadline = time.time() + 30
     while processes_in(run) and time.time() < deadline:
         time.sleep(0.5)
