@@ -12,6 +12,7 @@ at ``max_iter``; the final ensemble, trained on all labels, lands in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -22,9 +23,11 @@ import time
 from pathlib import Path
 
 import ray
+from omegaconf import OmegaConf
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from raygen import explore_step, label_step, train_step
-from raygen.atomic import atomic_write_json
+from raygen.atomic import atomic_write_json, atomic_write_text
 from raygen.cluster import connect
 from raygen.context import RunContext
 from raygen.prepare import prepare_confs, prepare_init_data
@@ -95,10 +98,18 @@ class ConcurrentLearning:
     def run(self) -> list[dict]:
         self.rundir.root.mkdir(parents=True, exist_ok=True)
         setup_logging(self.rundir.log)
+        # the resolved config of this (re)start, beside the results it produces
+        atomic_write_text(self.rundir.root / "raygen.yaml",
+                          OmegaConf.to_yaml(self.cfg, resolve=True))
         started = connect(self.cfg.cluster)
         previous = _sigterm_as_interrupt()  # after ray.init, which sets its own
+        # log lines go through tqdm while progress bars are drawn, not across them
+        console = logging.getLogger() if log.propagate else log
+        bars = logging_redirect_tqdm(loggers=[console]) if self.cfg.progress \
+            else contextlib.nullcontext()
         try:
-            return self._run()
+            with bars:
+                return self._run()
         except KeyboardInterrupt:
             log.warning("interrupted; finished work is kept: run the same command to resume")
             raise

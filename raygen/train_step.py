@@ -71,8 +71,10 @@ def run_train(ctx: RunContext, ii: int) -> None:
         with bar(len(todo), f"iter {ii} train", ctx.progress) as pbar:
             while pool.has_next():
                 info = next_result(pool)
-                log.info("iter %d trained model %s in %.1f s: %s", ii, info["member"],
-                         info["total_s"], info["lcurve"])
+                rmse = " ".join(f"{k}={v:.3g}" for k, v in info["lcurve"].items()
+                                if k in ("rmse_e_trn", "rmse_f_trn", "rmse_v_trn"))
+                log.info("iter %d trained model %s in %.1f s (%s)", ii, info["member"],
+                         info["total_s"], rmse)
                 pbar.update(1)
     finally:
         kill_all(trainers)
