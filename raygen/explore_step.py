@@ -8,7 +8,6 @@ which returns the compact deviation rows; the driver writes each task's
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -175,7 +174,3 @@ def post_model_devi(ctx: RunContext, ii: int, job) -> pa.Table:
 
 def read_deviations(ctx: RunContext, ii: int) -> pa.Table:
     return pq.read_table(ctx.rundir.model_devi(ii) / DEVIATIONS_FILE)
-
-
-def read_task(ctx: RunContext, ii: int, task_id: str) -> dict:
-    return json.loads((ctx.rundir.model_devi(ii) / task_id / TASK_FILE).read_text())

@@ -10,7 +10,6 @@ import json
 import logging
 import shutil
 from collections import Counter
-from pathlib import Path
 
 import pyarrow.parquet as pq
 from ase.io import read, write
@@ -118,7 +117,3 @@ def post_fp(ctx: RunContext, ii: int) -> dict:
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
     return {"labels_added": added, "label_status": dict(statuses)}
-
-
-def fp_data_dirs(ctx: RunContext, ii: int) -> list[Path]:
-    return sorted(ctx.rundir.fp(ii).glob("data.*"))

@@ -135,8 +135,7 @@ class ConcurrentLearning:
             self.run_iteration(ii, jj, job_idx)
             ii, jj = ii + 1, 0
         self.finish(ii, jj)
-        summaries = [s for s in (self.summary(i) for i in range(ii)) if s]
-        return summaries
+        return [s for s in (self.summary(i) for i in range(ii)) if s]
 
     def run_iteration(self, ii: int, first_stage: int, job_idx: int) -> dict:
         job = self.jobs[job_idx]

@@ -3,7 +3,6 @@
 import pytest
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
-from omegaconf.errors import ConfigKeyError, ValidationError
 
 from raygen.config import register_configs
 from raygen.validate import ConfigError, validate

@@ -12,7 +12,6 @@ import numpy as np
 from raygen.selection.trust import TrustLevels
 
 ACCURATE, CANDIDATE, FAILED = 0, 1, 2
-KIND_NAMES = {ACCURATE: "accurate", CANDIDATE: "candidate", FAILED: "failed"}
 
 
 def classify(max_devi_f: np.ndarray, max_devi_v: np.ndarray, levels: TrustLevels) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 import pyarrow.parquet as pq
 import ray
-from ase.io import write
 
 from raygen.actors.explorer import TRAJ_FILE, Explorer
 from raygen.lammps_input import lammps_input, write_conf
