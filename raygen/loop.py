@@ -153,13 +153,20 @@ class ConcurrentLearning:
             lambda: self.post_fp(ii, job_idx),
         ]
         for jj in range(first_stage, len(stages)):
-            start = time.perf_counter()
-            stages[jj]()
-            ctx.record_time(ii, STAGES[jj], time.perf_counter() - start)
-            if jj == len(stages) - 1:
-                self.write_summary(ii, job_idx)
-            record_stage(self.rundir.record, ii, jj)
+            self.run_stage(ii, jj, stages[jj],
+                           then=(lambda: self.write_summary(ii, job_idx))
+                           if jj == len(stages) - 1 else None)
         return self.summary(ii)
+
+    def run_stage(self, ii: int, jj: int, stage, then=None) -> None:
+        """Run stage ``jj`` of iteration ``ii``, add its wall time to the
+        iteration's timings, run ``then``, and only then record it as finished."""
+        start = time.perf_counter()
+        stage()
+        self.ctx.record_time(ii, STAGES[jj], time.perf_counter() - start)
+        if then is not None:
+            then()
+        record_stage(self.rundir.record, ii, jj)
 
     def post_fp(self, ii: int, job_idx: int) -> None:
         atomic_write_json(self.rundir.fp(ii) / "collected.json",
@@ -189,12 +196,9 @@ class ConcurrentLearning:
         final_iter = ii - 1
         if last is not None and last.get("labels_added", 0) > 0:
             final_iter = ii
-            for stage in range(jj, 3):
-                start = time.perf_counter()
-                (train_step.make_train, train_step.run_train, train_step.post_train)[stage](
-                    self.ctx, ii)
-                self.ctx.record_time(ii, STAGES[stage], time.perf_counter() - start)
-                record_stage(self.rundir.record, ii, stage)
+            train = (train_step.make_train, train_step.run_train, train_step.post_train)
+            for stage in range(jj, len(train)):
+                self.run_stage(ii, stage, lambda fn=train[stage]: fn(self.ctx, ii))
         if final_iter < 0:
             log.info("no iteration ran: the schedule is empty or max_iter is 0")
             return
