@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Callable, Iterable, Iterator
 
 import ray
@@ -87,8 +88,6 @@ def bounded(submit: Callable[[Any], ray.ObjectRef], items: Iterable[Any],
 
 def placement_info() -> dict[str, Any]:
     """Where the calling worker runs: node, process, the GPUs Ray gave it."""
-    import os
-
     ctx = ray.get_runtime_context()
     return {"node_id": ctx.get_node_id(), "pid": os.getpid(),
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()],

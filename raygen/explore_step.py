@@ -102,7 +102,6 @@ def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
         for e in explorers:
             if queue:
                 submit(e)
-        n_reduced = 0
         with bar(len(todo), f"iter {ii} MD", ctx.progress) as md_bar, \
                 bar(len(todo), f"iter {ii} deviation", ctx.progress) as dev_bar:
             while running:
@@ -123,14 +122,12 @@ def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
                     except TimeoutError:
                         break
                     _write_task_devi(ctx, ii, devi)
-                    n_reduced += 1
                     dev_bar.update(1)
             kill_all(explorers)  # frees their CPUs/GPUs for the evaluators
             explorers = []
             stats["md_s"] = time.perf_counter() - t_start
             while reducer.has_next():
                 _write_task_devi(ctx, ii, next_result(reducer))
-                n_reduced += 1
                 dev_bar.update(1)
     finally:
         kill_all(explorers)
