@@ -19,7 +19,8 @@ import ray
 from ase.build import bulk
 
 from raygen.actors.explorer import Explorer
-from raygen.lammps_input import lammps_input, write_conf
+from raygen.engines.lammps import LammpsExploreConfig
+from raygen.engines.lammps_input import lammps_input, write_conf
 
 
 def make_task(d: Path, model: Path, nsteps: int, seed: int) -> None:
@@ -49,14 +50,14 @@ def main() -> None:
 
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     t0 = time.perf_counter()
-    explorer = Explorer.remote(["Cu"])
+    explorer = Explorer.remote(LammpsExploreConfig(), ["Cu"])
     ray.get(explorer.ready.remote())
     startup = time.perf_counter() - t0
     start = time.perf_counter()
     for k in range(args.tasks):
         d = root / f"actor.{k}"
         make_task(d, args.model, args.nsteps, k + 1)
-        ray.get(explorer.run.remote(str(d), d.name, 0)[0])
+        ray.get(explorer.run.remote(str(d), d.name, 0, str(d / "traj.parquet"))[0])
     per_actor = (time.perf_counter() - start) / args.tasks
     ray.shutdown()
     print(f"{args.tasks} tasks x {args.nsteps} steps, 32 atoms, 1 thread")

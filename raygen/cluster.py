@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Optional
 
 import ray
+
+from raygen.errors import RunError
 
 log = logging.getLogger("raygen")
 
@@ -15,13 +19,19 @@ def connect(cluster) -> bool:
     """Connect to ``cluster.address`` or start a local Ray; True if we started it."""
     if ray.is_initialized():
         return False
-    if cluster.address:
-        ray.init(address=cluster.address, log_to_driver=False)
-        log.info("connected to Ray cluster at %s: %s", cluster.address,
-                 ray.cluster_resources())
-        return True
-    ray.init(num_cpus=cluster.num_cpus, num_gpus=cluster.num_gpus,
-             include_dashboard=False, log_to_driver=False)
+    try:
+        if cluster.address:
+            ray.init(address=cluster.address, log_to_driver=False)
+            log.info("connected to Ray cluster at %s: %s", cluster.address,
+                     ray.cluster_resources())
+            return True
+        ray.init(num_cpus=cluster.num_cpus, num_gpus=cluster.num_gpus,
+                 include_dashboard=False, log_to_driver=False)
+    except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
+        where = f"cluster.address={cluster.address}" if cluster.address else "a local Ray"
+        raise RunError(f"cannot start or reach {where}: {str(err).splitlines()[0]}; "
+                       "check that a Ray cluster runs there (`ray status`) or leave "
+                       "cluster.address null for a local one") from err
     log.info("started a local Ray instance: %s", ray.cluster_resources())
     return True
 
@@ -33,17 +43,36 @@ def actor_options(res) -> dict[str, Any]:
             "max_restarts": 1, "max_task_retries": 1}
 
 
+def fits_together(workers: Iterable[tuple[Any, int]]) -> bool:
+    """Whether ``count`` workers of each resource spec fit on the cluster at once
+    (by its total CPUs and GPUs)."""
+    total = ray.cluster_resources()
+    cpus = sum(res.num_cpus * n for res, n in workers)
+    gpus = sum(res.num_gpus * n for res, n in workers)
+    return cpus <= total.get("CPU", 0) + 1e-9 and gpus <= total.get("GPU", 0) + 1e-9
+
+
 # Every blocking wait of the driver wakes up this often, so that SIGINT/SIGTERM
 # (Ctrl-C, scancel, a Slurm time limit) stop a run within about a second.
 POLL_S = 1.0
 
 
-def wait_one(refs: list) -> ray.ObjectRef:
-    """The first of ``refs`` to finish (interruptible)."""
+def wait_one(refs: list, describe: Optional[Callable[[], str]] = None,
+             stall_s: Optional[float] = None) -> ray.ObjectRef:
+    """The first of ``refs`` to finish (interruptible). When nothing finishes for
+    ``stall_s`` seconds, say so in the log with what is waiting (``describe()``) and
+    the cluster's free resources, and again every ``stall_s``."""
+    last = time.monotonic()
     while True:
         done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
         if done:
             return done[0]
+        if stall_s and time.monotonic() - last > stall_s:
+            last = time.monotonic()
+            log.warning("no progress for %.0f s: %s; free resources: %s", stall_s,
+                        describe() if describe else f"{len(refs)} results awaited",
+                        {k: v for k, v in ray.available_resources().items()
+                         if k in ("CPU", "GPU")})
 
 
 def get(refs):
@@ -55,7 +84,7 @@ def get(refs):
     return ray.get(refs)
 
 
-def next_result(pool: "ray.util.ActorPool"):
+def next_result(pool: ray.util.ActorPool):
     """``pool.get_next_unordered()``, interruptible."""
     while True:
         try:

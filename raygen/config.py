@@ -1,9 +1,15 @@
 """Structured configuration of a raygen run (Hydra / OmegaConf dataclasses).
 
-One dataclass per config group; the YAML files in ``conf/`` extend them. OmegaConf
-rejects unknown keys and wrong types when the config is composed; the checks that
-need more than a type (trust lo < hi, counts > 0, files that exist, type maps that
-match the data) live in :mod:`raygen.validate` and run before Ray starts.
+One dataclass per config group; the YAML files in ``conf/`` start from them
+(``defaults: [<name>_schema]``). OmegaConf rejects unknown keys, wrong types and
+values outside the closed vocabularies (backend, structure, ensemble, engine,
+labeler) when the config is composed; the checks that need more than a type
+(trust lo < hi, counts > 0, files that exist, type maps that match the data) live
+in :mod:`raygen.validate` and run before Ray starts.
+
+Plug-ins (labelers, exploration engines) bring their own config dataclass,
+subclassing :class:`LabelConfig` or :class:`ExploreConfig`; :func:`register_configs`
+stores each under ``<group>/<name>_schema``.
 """
 
 from __future__ import annotations
@@ -12,6 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
+
+from raygen.backend import Backend
+from raygen.plugins import ENGINES, LABELERS, EngineName, LabelerName, load
+from raygen.strenum import StrEnum, vocabulary
+
+
+class Structure(StrEnum):
+    bulk = "bulk"
+    surface = "surface"
+    file = "file"
+
+
+Ensemble = vocabulary("Ensemble", ("nvt", "npt", "npt-iso", "npt-aniso", "npt-tri", "nve"),
+                      __name__)
 
 
 @dataclass
@@ -28,13 +48,14 @@ class SystemConfig:
       directions (DP-GEN paper: two crystal halves rigidly displaced);
     - ``file``: any structure file ASE can read (``path``).
 
-    ``vacancies`` atoms are removed (at random, seeded) to explore point defects.
-    ``n_confs`` randomly perturbed copies (``atom_pert`` Å, ``cell_pert`` fraction)
-    are the starting configurations of the MD tasks of this system.
+    ``name`` names the system's folders in the run directory (letters, digits,
+    ``_ . -``). ``vacancies`` atoms are removed (at random, seeded) to explore point
+    defects. ``n_confs`` randomly perturbed copies (``atom_pert`` Å, ``cell_pert``
+    fraction) are the starting configurations of the MD tasks of this system.
     """
 
     name: str = "???"
-    structure: str = "bulk"
+    structure: Structure = Structure.bulk
     element: str = "Cu"
     crystal: str = "fcc"
     a: Optional[float] = None
@@ -58,7 +79,8 @@ class InitConfig:
     For every system named in ``systems``: relax, scale uniformly by each of
     ``scales``, make ``n_perturb`` random perturbations of each scaled cell, and
     run ``md_steps`` of MD at ``md_temperature`` K with the labeler's reference
-    calculator, labelling every ``md_stride``-th frame.
+    calculator, labelling every ``md_stride``-th frame. Relative ``data`` paths are
+    taken from the directory raygen was started in.
     """
 
     data: list[str] = field(default_factory=list)
@@ -81,7 +103,7 @@ class TrainConfig:
     training); raygen fills in the data systems, seeds and ``numb_steps``.
     """
 
-    backend: str = "tf"
+    backend: Backend = Backend.tf
     numb_models: int = 4
     numb_steps: int = 2000
     seed: int = 0
@@ -104,7 +126,7 @@ class ModelDeviJob:
     sys_idx: list[int] = field(default_factory=list)
     temps: list[float] = field(default_factory=list)
     press: list[float] = field(default_factory=lambda: [1.0])
-    ensemble: str = "npt"
+    ensemble: Ensemble = Ensemble["npt"]  # type: ignore[valid-type]
     nsteps: int = 1000
     trj_freq: int = 10
     confs_per_sys: Optional[int] = None
@@ -118,13 +140,13 @@ class ModelDeviJob:
 
 @dataclass
 class ExploreConfig:
-    """Molecular dynamics with the current ensemble (LAMMPS + DeePMD pair style)."""
+    """Molecular dynamics with the current ensemble, by an exploration ``engine``
+    (a plug-in: its own keys live in its subclass, e.g. ``LammpsExploreConfig``)."""
 
-    engine: str = "lammps"
+    engine: EngineName = EngineName["lammps"]  # type: ignore[valid-type]
     dt: float = 0.002
     tau_t: float = 0.1
     tau_p: float = 0.5
-    neigh_skin: float = 2.0
     model_devi_skip: int = 0
     deviation_batch: int = 200
     jobs: list[ModelDeviJob] = field(default_factory=list)
@@ -152,16 +174,12 @@ class SelectConfig:
 
 @dataclass
 class LabelConfig:
-    """First-principles (or reference) labeler. ``name`` picks the implementation."""
+    """First-principles (or reference) labeler; ``name`` picks the plug-in, whose
+    own keys live in its subclass (e.g. ``EmtLabelConfig``)."""
 
-    name: str = "emt"
+    name: LabelerName = LabelerName["emt"]  # type: ignore[valid-type]
     timeout: Optional[float] = None
     max_retries: int = 2
-
-
-@dataclass
-class EmtLabelConfig(LabelConfig):
-    name: str = "emt"
 
 
 @dataclass
@@ -173,15 +191,21 @@ class WorkerResources:
     num_gpus: float = 0.0
 
 
+WORKER_KINDS = ("trainer", "explorer", "evaluator", "labeler")
+
+
 @dataclass
 class ClusterConfig:
-    """Where the run executes: ``address`` null starts a local Ray instance."""
+    """Where the run executes: ``address`` null starts a local Ray instance.
+    ``stall_warn_s``: a wait in which nothing finishes for this long is reported
+    in the log with what it waits for and the free resources (null: never)."""
 
     name: str = "local"
     address: Optional[str] = None
     num_cpus: Optional[int] = None
     num_gpus: Optional[int] = None
     threads_per_worker: int = 1
+    stall_warn_s: Optional[float] = 300.0
     trainer: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
     explorer: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
     evaluator: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
@@ -201,16 +225,26 @@ class RaygenConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     explore: ExploreConfig = field(default_factory=ExploreConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
-    label: LabelConfig = field(default_factory=EmtLabelConfig)
+    label: LabelConfig = field(default_factory=LabelConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
+def label_config_class(name: str) -> type[LabelConfig]:
+    return load(LABELERS, name, "labeler").config_class
+
+
+def explore_config_class(engine: str) -> type[ExploreConfig]:
+    return load(ENGINES, engine, "exploration engine").config_class
+
+
 def register_configs() -> None:
-    """Store the schema and the group variants that have their own dataclass."""
+    """Store the schema, each group's schema and each plug-in's config dataclass."""
     cs = ConfigStore.instance()
     cs.store(name="raygen_schema", node=RaygenConfig)
     cs.store(group="train", name="schema", node=TrainConfig)
-    cs.store(group="explore", name="schema", node=ExploreConfig)
     cs.store(group="select", name="schema", node=SelectConfig)
-    cs.store(group="label", name="emt_schema", node=EmtLabelConfig)
     cs.store(group="cluster", name="schema", node=ClusterConfig)
+    for name in LABELERS:
+        cs.store(group="label", name=f"{name}_schema", node=label_config_class(name))
+    for name in ENGINES:
+        cs.store(group="explore", name=f"{name}_schema", node=explore_config_class(name))

@@ -1,4 +1,4 @@
-"""What every stage of a run needs: the config, the run directory, prepared inputs."""
+"""What every step of a run needs: the config, the run directory, prepared inputs."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from raygen.atomic import atomic_write_json
+from raygen.config import ModelDeviJob, RaygenConfig
+from raygen.schedule import MDTask, expand_job
 from raygen.workdir import RunDir
 
 
 @dataclass
 class RunContext:
-    cfg: object
+    cfg: RaygenConfig
     rundir: RunDir
     confs: dict[int, list[Path]] = field(default_factory=dict)
     init_systems: list[Path] = field(default_factory=list)
@@ -25,14 +27,32 @@ class RunContext:
     def threads(self) -> int:
         return int(self.cfg.cluster.threads_per_worker)
 
+    @property
+    def type_map(self) -> list[str]:
+        return list(self.cfg.type_map)
+
+    @property
+    def backend(self) -> str:
+        return str(self.cfg.train.backend)
+
+    def graphs(self, ii: int) -> list[Path]:
+        """The ensemble trained in iteration ``ii`` (absolute paths)."""
+        return [self.rundir.graph(ii, m, self.backend).resolve()
+                for m in range(self.cfg.train.numb_models)]
+
+    def md_tasks(self, ii: int, job: ModelDeviJob) -> list[MDTask]:
+        """The MD tasks ``job`` expands to in iteration ``ii``."""
+        n_confs = [len(self.confs[i]) for i in range(len(self.cfg.systems))]
+        return expand_job(job, n_confs, ii, seed=self.cfg.select.seed)
+
     def record_time(self, ii: int, step: str, seconds: float) -> None:
         """Add ``seconds`` to the wall time of ``step`` in ``iter.*/timings.json``
-        (added, so a resumed stage counts its time before and after the restart)."""
-        path = self.rundir.iter(ii) / "timings.json"
+        (added, so a resumed step counts its time before and after the restart)."""
+        path = self.rundir.timings(ii)
         times = json.loads(path.read_text()) if path.exists() else {}
         times[step] = times.get(step, 0.0) + seconds
         atomic_write_json(path, times)
 
     def timings(self, ii: int) -> dict[str, float]:
-        path = self.rundir.iter(ii) / "timings.json"
+        path = self.rundir.timings(ii)
         return json.loads(path.read_text()) if path.exists() else {}

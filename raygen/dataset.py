@@ -5,8 +5,8 @@ Plain functions; the loop runs :func:`init_md_frames` as Ray tasks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import dpdata
 import numpy as np

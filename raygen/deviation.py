@@ -16,9 +16,8 @@ import numpy as np
 from deepmd.infer.model_devi import calc_model_devi_e, calc_model_devi_f, calc_model_devi_v
 
 from raygen.atomic import atomic_write_text
+from raygen.frames import MODEL_DEVI_COLUMNS
 
-MODEL_DEVI_COLUMNS = ("max_devi_v", "min_devi_v", "avg_devi_v",
-                      "max_devi_f", "min_devi_f", "avg_devi_f", "devi_e")
 MODEL_DEVI_HEADER = "#  step" + "".join(f"  {c}" for c in MODEL_DEVI_COLUMNS)
 
 

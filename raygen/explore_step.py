@@ -1,16 +1,23 @@
 """Step 01.model_devi: MD with the new ensemble, streamed into the deviation reducer.
 
-Explorer actors run the MD tasks; each finished trajectory (an Arrow table) goes
-straight from the explorer's object store to an Evaluator of the reducer pool,
-which returns the compact deviation rows; the driver writes each task's
-``model_devi.out`` (the durable mark that the task is done).
+Explorer actors run the MD tasks (by the configured engine); each finished
+trajectory (an Arrow table) goes to an Evaluator of the reducer, which returns the
+compact deviation rows; the driver writes each task's ``model_devi.out`` (the
+durable mark that the task is done).
+
+Where the cluster has room for explorers and evaluators at once, the deviations
+stream in while the MD goes on and the tables travel through the object store.
+Where it has not (a laptop), the evaluators start when the MD is done and read the
+trajectories from disk: no pending evaluator can then take the cores an explorer
+needs to restart after a crash, so a lost worker never deadlocks the step.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
+from collections import Counter, deque
+from typing import Optional
 
 import numpy as np
 import pyarrow as pa
@@ -19,84 +26,140 @@ import ray
 from ase.io import read
 
 from raygen.actors.evaluator import Evaluator
-from raygen.actors.explorer import INPUT_FILE, Explorer
+from raygen.actors.explorer import Explorer
 from raygen.atomic import atomic_write, atomic_write_json, atomic_write_text
-from raygen.cluster import actor_options, get, kill_all, next_result, wait_one
+from raygen.cluster import actor_options, fits_together, get, kill_all, wait_one
+from raygen.config import ModelDeviJob
 from raygen.context import RunContext
-from raygen.deviation import MODEL_DEVI_COLUMNS, read_model_devi, write_model_devi
-from raygen.frames import DEVIATION_SCHEMA
-from raygen.lammps_input import CONF_FILE, lammps_input, write_conf
+from raygen.deviation import read_model_devi, write_model_devi
+from raygen.engines import make_engine
+from raygen.errors import RunError
+from raygen.frames import DEVIATION_SCHEMA, MODEL_DEVI_COLUMNS, deviation_rows
 from raygen.report.progress import bar
-from raygen.schedule import MDTask, expand_job
-from raygen.train_step import model_paths
+from raygen.results import MDResult
+from raygen.schedule import MDTask
 
 log = logging.getLogger("raygen")
 
-MODEL_DEVI_FILE = "model_devi.out"
-TASK_FILE = "task.json"
-DEVIATIONS_FILE = "model_devi.parquet"
+# A task whose worker died this many times is given up (its error is recorded).
+MAX_WORKER_LOSSES = 3
 
 
-def md_tasks(ctx: RunContext, ii: int, job) -> list[MDTask]:
-    n_confs = [len(ctx.confs[i]) for i in range(len(ctx.cfg.systems))]
-    return expand_job(job, n_confs, ii, seed=ctx.cfg.select.seed)
-
-
-def task_dir(ctx: RunContext, ii: int, task: MDTask) -> Path:
-    return ctx.rundir.model_devi(ii) / task.task_id
-
-
-def make_model_devi(ctx: RunContext, ii: int, job) -> None:
-    """One directory per MD task: conf.lmp, in.lammps, task.json."""
-    cfg = ctx.cfg
-    model = model_paths(ctx, ii)[0]
-    tasks = md_tasks(ctx, ii, job)
+def make_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> None:
+    """One directory per MD task: the engine's inputs, then ``task.json`` (last)."""
+    rd = ctx.rundir
+    engine = make_engine(ctx.cfg.explore, ctx.type_map)
+    models = ctx.graphs(ii)
+    tasks = ctx.md_tasks(ii, job)
     for t in tasks:
-        d = task_dir(ctx, ii, t)
-        if (d / TASK_FILE).exists():
+        if rd.md_task_json(ii, t.task_id).exists():
             continue
+        d = rd.md_task(ii, t.task_id)
         d.mkdir(parents=True, exist_ok=True)
-        write_conf(read(ctx.confs[t.sys_idx][t.conf_idx]), d / CONF_FILE, list(cfg.type_map))
-        text = lammps_input(model=model, type_map=list(cfg.type_map), temp=t.temp,
-                            press=t.press if t.press is not None else 1.0,
-                            ensemble=t.ensemble, nsteps=t.nsteps, trj_freq=t.trj_freq,
-                            dt=cfg.explore.dt, tau_t=cfg.explore.tau_t,
-                            tau_p=cfg.explore.tau_p, seed=t.seed,
-                            neigh_skin=cfg.explore.neigh_skin)
-        atomic_write_text(d / INPUT_FILE, text)
-        atomic_write_json(d / TASK_FILE, {**t.to_dict(), "conf": str(ctx.confs[t.sys_idx][t.conf_idx])})
+        conf = ctx.confs[t.sys_idx][t.conf_idx]
+        engine.write_task(d, read(conf), t, models)
+        atomic_write_json(rd.md_task_json(ii, t.task_id), {**t.to_dict(), "conf": str(conf)})
     log.info("iter %d explore: %d MD tasks (%s, T=%s K, P=%s bar, %d steps, every %d)", ii,
              len(tasks), job.ensemble, list(job.temps), list(job.press), job.nsteps,
              job.trj_freq)
 
 
-def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
+class _Reducer:
+    """Evaluators fed one task at a time; a dead one is replaced, its task redone."""
+
+    def __init__(self, ctx: RunContext, ii: int) -> None:
+        self.ctx, self.ii = ctx, ii
+        self.models = [str(p) for p in ctx.graphs(ii)]
+        self.idle: list = []
+        self.running: dict[ray.ObjectRef, tuple] = {}
+        self.queue: deque = deque()
+        self.losses: Counter = Counter()
+
+    def new(self):
+        res = self.ctx.cfg.cluster.evaluator
+        return Evaluator.options(**actor_options(res)).remote(
+            self.models, self.ctx.cfg.explore.deviation_batch, self.ctx.threads)
+
+    def start(self) -> None:
+        self.idle = [self.new() for _ in range(self.ctx.cfg.cluster.evaluator.count)]
+
+    @property
+    def started(self) -> bool:
+        return bool(self.idle or self.running)
+
+    def add(self, task: MDTask, table_ref: Optional[ray.ObjectRef]) -> None:
+        self.queue.append((task, table_ref))
+
+    def dispatch(self) -> None:
+        while self.idle and self.queue:
+            task, table_ref = self.queue.popleft()
+            ev = self.idle.pop()
+            if table_ref is not None:
+                ref = ev.evaluate.remote(table_ref)
+            else:
+                ref = ev.evaluate_file.remote(str(self.ctx.rundir.traj(self.ii, task.task_id)))
+            self.running[ref] = (ev, task)
+
+    def done(self, ref) -> Optional[pa.Table]:
+        """The deviation table of a finished evaluation, or None after a lost worker
+        or object (the task is queued again, from its trajectory file)."""
+        ev, task = self.running.pop(ref)
+        try:
+            table = ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError) as err:
+            self.losses[task.task_id] += 1
+            if self.losses[task.task_id] >= MAX_WORKER_LOSSES:
+                raise RunError(f"iter {self.ii}: the deviation of {task.task_id} failed "
+                               f"{MAX_WORKER_LOSSES} times: {err}") from err
+            log.warning("iter %d: evaluator lost during %s (%s); starting a new one, "
+                        "redoing the task from its trajectory", self.ii, task.task_id,
+                        type(err).__name__)
+            kill_all([ev])
+            self.idle.append(self.new())
+            self.queue.appendleft((task, None))
+            return None
+        self.idle.append(ev)
+        return table
+
+    def close(self) -> None:
+        kill_all(self.idle + [ev for ev, _ in self.running.values()])
+        self.idle, self.running = [], {}
+
+
+def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     """MD and deviation of every task without a model_devi.out; returns counts."""
-    cfg = ctx.cfg
-    todo = [t for t in md_tasks(ctx, ii, job)
-            if not (task_dir(ctx, ii, t) / MODEL_DEVI_FILE).exists()]
-    stats = {"tasks": len(todo), "md_errors": 0, "frames": 0}
+    cfg, rd = ctx.cfg, ctx.rundir
+    todo = [t for t in ctx.md_tasks(ii, job) if not rd.model_devi_out(ii, t.task_id).exists()]
+    stats = {"tasks": len(todo), "md_errors": 0, "frames": 0, "worker_losses": 0}
     if not todo:
         return stats
-    models = model_paths(ctx, ii)
     t_start = time.perf_counter()
     res_x, res_e = cfg.cluster.explorer, cfg.cluster.evaluator
-    explorers = [Explorer.options(**actor_options(res_x)).remote(
-        list(cfg.type_map), ctx.threads, cfg.train.backend)
-        for _ in range(min(res_x.count, len(todo)))]
-    # Explorers first: on a small machine the evaluators wait for their CPUs and
-    # start when the MD is done; on a cluster both run at once (streaming).
+    n_x = min(res_x.count, len(todo))
+    streaming = fits_together([(res_x, n_x), (res_e, res_e.count)])
+
+    def new_explorer():
+        return Explorer.options(**actor_options(res_x)).remote(
+            cfg.explore, ctx.type_map, ctx.threads, ctx.backend)
+
+    explorers = [new_explorer() for _ in range(n_x)]
     get([e.ready.remote() for e in explorers])
-    evaluators = [Evaluator.options(**actor_options(res_e)).remote(
-        models, cfg.explore.deviation_batch, ctx.threads) for _ in range(res_e.count)]
-    reducer = ray.util.ActorPool(evaluators)
-    queue = list(todo)
+    reducer = _Reducer(ctx, ii)
+    if streaming:
+        reducer.start()
+    queue = deque(todo)
     running: dict[ray.ObjectRef, tuple] = {}
+    losses: Counter = Counter()
 
     def submit(explorer) -> None:
-        t = queue.pop(0)
-        info_ref, table_ref = explorer.run.remote(str(task_dir(ctx, ii, t)), t.task_id, t.sys_idx)
+        t = queue.popleft()
+        info_ref, table_ref = explorer.run.remote(str(rd.md_task(ii, t.task_id)), t.task_id,
+                                                  t.sys_idx, str(rd.traj(ii, t.task_id)))
         running[info_ref] = (explorer, t, table_ref)
+
+    def waiting() -> str:
+        return (f"iter {ii} explore: {len(running)} MD tasks running, {len(queue)} queued, "
+                f"{len(reducer.running)} deviations running, {len(reducer.queue)} queued")
 
     try:
         for e in explorers:
@@ -104,39 +167,59 @@ def run_model_devi(ctx: RunContext, ii: int, job) -> dict:
                 submit(e)
         with bar(len(todo), f"iter {ii} MD", ctx.progress) as md_bar, \
                 bar(len(todo), f"iter {ii} deviation", ctx.progress) as dev_bar:
-            while running:
-                ref = wait_one(list(running))
+            while running or reducer.running or reducer.queue:
+                if not running and not reducer.started:
+                    # MD done: the explorers' CPUs/GPUs go to the evaluators
+                    kill_all(explorers)
+                    explorers = []
+                    stats["md_s"] = time.perf_counter() - t_start
+                    reducer.start()
+                reducer.dispatch()
+                ref = wait_one(list(running) + list(reducer.running), waiting,
+                               cfg.cluster.stall_warn_s)
+                if ref in reducer.running:
+                    devi = reducer.done(ref)
+                    if devi is not None:
+                        _write_task_devi(ctx, ii, devi)
+                        dev_bar.update(1)
+                    continue
                 explorer, t, table_ref = running.pop(ref)
-                info = ray.get(ref)
-                if info["error"]:
+                try:
+                    result: MDResult = ray.get(ref)
+                except ray.exceptions.RayActorError as err:
+                    stats["worker_losses"] += 1
+                    losses[t.task_id] += 1
+                    kill_all([explorer])
+                    explorers = [e for e in explorers if e is not explorer]
+                    if losses[t.task_id] >= MAX_WORKER_LOSSES:
+                        raise RunError(f"iter {ii}: MD task {t.task_id} lost its worker "
+                                       f"{MAX_WORKER_LOSSES} times: {err}") from err
+                    log.warning("iter %d: explorer lost during %s; starting a new one, "
+                                "the task runs again", ii, t.task_id)
+                    queue.appendleft(t)
+                    explorer = new_explorer()
+                    explorers.append(explorer)
+                    submit(explorer)
+                    continue
+                if result.error:
                     stats["md_errors"] += 1
-                    atomic_write_text(task_dir(ctx, ii, t) / "md_error.txt", info["error"] + "\n")
-                stats["frames"] += info["frames"]
-                reducer.submit(lambda a, ref: a.evaluate.remote(ref), table_ref)
+                    atomic_write_text(rd.md_error(ii, t.task_id), result.error + "\n")
+                    log.warning("iter %d: MD task %s stopped with an error after %d frames: %s",
+                                ii, t.task_id, result.frames, result.error.splitlines()[0])
+                stats["frames"] += result.frames
+                reducer.add(t, table_ref if streaming else None)
                 md_bar.update(1)
                 if queue:
                     submit(explorer)
-                while reducer.has_next():
-                    try:
-                        devi = reducer.get_next_unordered(timeout=0)
-                    except TimeoutError:
-                        break
-                    _write_task_devi(ctx, ii, devi)
-                    dev_bar.update(1)
-            kill_all(explorers)  # frees their CPUs/GPUs for the evaluators
-            explorers = []
-            stats["md_s"] = time.perf_counter() - t_start
-            while reducer.has_next():
-                _write_task_devi(ctx, ii, next_result(reducer))
-                dev_bar.update(1)
+            stats.setdefault("md_s", time.perf_counter() - t_start)
     finally:
         kill_all(explorers)
-        kill_all(evaluators)
+        reducer.close()
     stats["deviation_tail_s"] = time.perf_counter() - t_start - stats["md_s"]
     log.info("iter %d explore: %d tasks, %d frames, %d MD errors; MD done after %.1f s, "
              "last deviations %.1f s later", ii, stats["tasks"], stats["frames"],
              stats["md_errors"], stats["md_s"], stats["deviation_tail_s"])
-    atomic_write_json(ctx.rundir.model_devi(ii) / "stats.json", stats)
+    atomic_write_json(rd.md_stats(ii), stats)
     return stats
 
 
@@ -145,29 +228,34 @@ def _write_task_devi(ctx: RunContext, ii: int, devi: pa.Table) -> None:
         return
     task_id = devi.column("task_id")[0].as_py()
     cols = [devi.column(c).to_numpy() for c in MODEL_DEVI_COLUMNS]
-    write_model_devi(ctx.rundir.model_devi(ii) / task_id / MODEL_DEVI_FILE,
-                     devi.column("step").to_numpy(), np.column_stack(cols))
+    write_model_devi(ctx.rundir.model_devi_out(ii, task_id), devi.column("step").to_numpy(),
+                     np.column_stack(cols))
 
 
-def post_model_devi(ctx: RunContext, ii: int, job) -> pa.Table:
-    """All tasks' deviations in one table (``01.model_devi/model_devi.parquet``)."""
+def post_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> pa.Table:
+    """All tasks' deviations in one table (``01.model_devi/model_devi.parquet``).
+
+    An iteration in which every MD task failed is an error that quotes the reason
+    (a model that cannot be read, an unstable setting): nothing could be learned
+    from it, and going on would only end in a run with nothing done.
+    """
+    rd = ctx.rundir
+    tasks = ctx.md_tasks(ii, job)
+    errors = {t.task_id: rd.md_error(ii, t.task_id).read_text().strip()
+              for t in tasks if rd.md_error(ii, t.task_id).exists()}
+    if tasks and len(errors) == len(tasks):
+        first = tasks[0].task_id
+        raise RunError(f"iter {ii}: all {len(tasks)} MD tasks failed; {first}: "
+                       f"{errors[first].splitlines()[0] if errors[first] else '?'} "
+                       f"(see {rd.md_task(ii, first)})")
     parts = []
-    for t in md_tasks(ctx, ii, job):
-        path = task_dir(ctx, ii, t) / MODEL_DEVI_FILE
+    for t in tasks:
+        path = rd.model_devi_out(ii, t.task_id)
         if not path.exists():
-            log.warning("iter %d: %s has no %s (no frames)", ii, t.task_id, MODEL_DEVI_FILE)
+            log.warning("iter %d: %s has no %s (no frames)", ii, t.task_id, path.name)
             continue
         steps, devi = read_model_devi(path)
-        cols = {"task_id": pa.array([t.task_id] * len(steps)),
-                "sys_idx": pa.array([t.sys_idx] * len(steps), pa.int32()),
-                "step": pa.array(steps)}
-        cols.update({c: pa.array(devi[:, k]) for k, c in enumerate(MODEL_DEVI_COLUMNS)})
-        parts.append(pa.table(cols, schema=DEVIATION_SCHEMA))
+        parts.append(deviation_rows(t.task_id, t.sys_idx, steps, devi))
     table = pa.concat_tables(parts) if parts else DEVIATION_SCHEMA.empty_table()
-    atomic_write(ctx.rundir.model_devi(ii) / DEVIATIONS_FILE,
-                 lambda tmp: pq.write_table(table, tmp))
+    atomic_write(rd.deviations(ii), lambda tmp: pq.write_table(table, tmp))
     return table
-
-
-def read_deviations(ctx: RunContext, ii: int) -> pa.Table:
-    return pq.read_table(ctx.rundir.model_devi(ii) / DEVIATIONS_FILE)

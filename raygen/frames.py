@@ -21,18 +21,30 @@ FRAME_SCHEMA = pa.schema([
     ("types", pa.list_(pa.int32())),
 ])
 
-DEVIATION_SCHEMA = pa.schema([
-    ("task_id", pa.string()),
-    ("sys_idx", pa.int32()),
-    ("step", pa.int64()),
-    ("max_devi_v", pa.float64()),
-    ("min_devi_v", pa.float64()),
-    ("avg_devi_v", pa.float64()),
-    ("max_devi_f", pa.float64()),
-    ("min_devi_f", pa.float64()),
-    ("avg_devi_f", pa.float64()),
-    ("devi_e", pa.float64()),
-])
+# The deviation columns, in DP-GEN's model_devi.out order (after ``step``).
+MODEL_DEVI_COLUMNS = ("max_devi_v", "min_devi_v", "avg_devi_v",
+                      "max_devi_f", "min_devi_f", "avg_devi_f", "devi_e")
+
+DEVIATION_SCHEMA = pa.schema(
+    [("task_id", pa.string()), ("sys_idx", pa.int32()), ("step", pa.int64())]
+    + [(c, pa.float64()) for c in MODEL_DEVI_COLUMNS])
+
+
+def deviation_rows(task_id: str, sys_idx: int, steps: np.ndarray,
+                   devi: np.ndarray) -> pa.Table:
+    """Deviation table of one task: ``devi`` is (nframes, 7) in column order."""
+    n = len(steps)
+    cols = {"task_id": pa.array([task_id] * n, pa.string()),
+            "sys_idx": pa.array(np.full(n, sys_idx, dtype=np.int32)),
+            "step": pa.array(np.asarray(steps, dtype=np.int64))}
+    cols.update({c: pa.array(np.asarray(devi[:, k], dtype=np.float64))
+                 for k, c in enumerate(MODEL_DEVI_COLUMNS)})
+    return pa.table(cols, schema=DEVIATION_SCHEMA)
+
+
+def deviation_array(table: pa.Table) -> np.ndarray:
+    """(nrows, 7) deviation values of a deviation table, in column order."""
+    return np.column_stack([table.column(c).to_numpy() for c in MODEL_DEVI_COLUMNS])
 
 
 def frames_table(task_id: str, sys_idx: int, steps: np.ndarray, cells: np.ndarray,

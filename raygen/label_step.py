@@ -8,39 +8,37 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections import Counter
+from typing import Optional
 
 import pyarrow.parquet as pq
 from ase.io import read, write
 
-from raygen.actors.explorer import TRAJ_FILE
-from raygen.actors.labeling import OUTCOME_FILE, label_frame_task, read_outcome
-from raygen.atomic import atomic_write, atomic_write_json
+from raygen.actors.labeling import label_frame_task, read_outcome
+from raygen.atomic import atomic_write, atomic_write_json, replace_dir
 from raygen.cluster import bounded
+from raygen.config import ModelDeviJob
 from raygen.context import RunContext
 from raygen.dataset import write_deepmd_npy
-from raygen.explore_step import read_deviations
+from raygen.errors import RunError
 from raygen.frames import row_to_atoms
 from raygen.labelers import TransientLabelError
 from raygen.report.progress import bar
 from raygen.selection.select import select_frames, write_selection_files
+from raygen.workdir import FRAME_FILE, OUTCOME_FILE
 
 log = logging.getLogger("raygen")
 
-FRAME_FILE = "frame.extxyz"
-SELECTION_FILE = "selection.json"
 
-
-def make_fp(ctx: RunContext, ii: int, job) -> dict:
+def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     """Select, write DP-GEN's candidate/rest files and one task dir per chosen frame."""
     rd = ctx.rundir
-    selection = select_frames(read_deviations(ctx, ii), ctx.cfg.select, job, ii,
+    selection = select_frames(pq.read_table(rd.deviations(ii)), ctx.cfg.select, job, ii,
                               ctx.cfg.explore.model_devi_skip)
     write_selection_files(
         selection, lambda kind, s: rd.selection_file(ii, kind, s),
-        lambda task_id: (rd.model_devi(ii) / task_id).relative_to(rd.root))
-    record = {"systems": {}, "tasks": []}
+        lambda task_id: rd.md_task(ii, task_id).relative_to(rd.root))
+    record: dict = {"systems": {}, "tasks": []}
     for s, sel in selection.items():
         record["systems"][str(s)] = {**sel.counts, "chosen": len(sel.chosen),
                                      "budget": sel.budget,
@@ -54,25 +52,26 @@ def make_fp(ctx: RunContext, ii: int, job) -> dict:
             if (fdir / FRAME_FILE).exists():
                 continue
             if task_id not in trajs:
-                trajs[task_id] = pq.read_table(rd.model_devi(ii) / task_id / TRAJ_FILE)
+                trajs[task_id] = pq.read_table(rd.traj(ii, task_id))
             table = trajs[task_id]
             row = table.column("step").to_pylist().index(step)
-            atoms = row_to_atoms(table, row, list(ctx.cfg.type_map))
+            atoms = row_to_atoms(table, row, ctx.type_map)
             atoms.info.update({"md_task": task_id, "step": step, "iteration": ii})
             fdir.mkdir(parents=True, exist_ok=True)
             atomic_write(fdir / FRAME_FILE, lambda tmp, a=atoms: write(tmp, a, format="extxyz"))
-    atomic_write_json(rd.fp(ii) / SELECTION_FILE, record)
+    atomic_write_json(rd.selection(ii), record)
     return record
 
 
 def fp_tasks(ctx: RunContext, ii: int) -> list[dict]:
-    path = ctx.rundir.fp(ii) / SELECTION_FILE
+    path = ctx.rundir.selection(ii)
     return json.loads(path.read_text())["tasks"] if path.exists() else []
 
 
-def run_fp(ctx: RunContext, ii: int) -> None:
+def run_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
+    rd = ctx.rundir
     tasks = [t for t in fp_tasks(ctx, ii)
-             if not (ctx.rundir.fp(ii) / t["fp_task"] / OUTCOME_FILE).exists()]
+             if not (rd.fp_task_dir(ii, t["fp_task"]) / OUTCOME_FILE).exists()]
     if not tasks:
         return
     res, label = ctx.cfg.cluster.labeler, ctx.cfg.label
@@ -81,7 +80,7 @@ def run_fp(ctx: RunContext, ii: int) -> None:
                                       retry_exceptions=[TransientLabelError])
 
     def submit(t):
-        fdir = ctx.rundir.fp(ii) / t["fp_task"]
+        fdir = rd.fp_task_dir(ii, t["fp_task"])
         return remote.remote(label, read(fdir / FRAME_FILE), str(fdir), ctx.threads)
 
     statuses: Counter = Counter()
@@ -96,24 +95,36 @@ def run_fp(ctx: RunContext, ii: int) -> None:
     log.info("iter %d label: %s", ii, dict(statuses))
 
 
-def post_fp(ctx: RunContext, ii: int) -> dict:
-    """Converged labels of each system into ``02.fp/data.%03d``; counts by status."""
+def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dict:
+    """Converged labels of each system into ``02.fp/data.%03d``; counts by status in
+    ``02.fp/collected.json``. An iteration whose every label failed is an error that
+    quotes the labeler's message."""
+    rd = ctx.rundir
     by_sys: dict[int, list] = {}
     statuses: Counter = Counter()
-    for t in fp_tasks(ctx, ii):
-        outcome = read_outcome(ctx.rundir.fp(ii) / t["fp_task"])
+    failures: list[str] = []
+    tasks = fp_tasks(ctx, ii)
+    for t in tasks:
+        outcome = read_outcome(rd.fp_task_dir(ii, t["fp_task"]))
         if outcome is None:
             statuses["missing"] += 1
+            failures.append(f"{t['fp_task']}: no outcome")
             continue
         statuses[outcome.status.value] += 1
         if outcome.usable:
             by_sys.setdefault(t["sys_idx"], []).append(outcome.atoms)
+        else:
+            failures.append(f"{t['fp_task']}: {outcome.status.value} {outcome.message}")
+    if tasks and not by_sys:
+        raise RunError(f"iter {ii}: all {len(tasks)} labels failed; {failures[0]} "
+                       f"(see {rd.fp(ii)}/task.*; after fixing the labeler settings, remove "
+                       f"their {OUTCOME_FILE} and run the same command to label them again)")
     added = 0
     for s, frames in sorted(by_sys.items()):
-        out = ctx.rundir.fp_data(ii, s)
-        tmp = out.with_name(out.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        added += write_deepmd_npy(frames, list(ctx.cfg.type_map), tmp)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
-    return {"labels_added": added, "label_status": dict(statuses)}
+        def write(tmp, frames=frames):
+            nonlocal added
+            added += write_deepmd_npy(frames, ctx.type_map, tmp)
+        replace_dir(rd.fp_data(ii, s), write)
+    collected = {"labels_added": added, "label_status": dict(statuses)}
+    atomic_write_json(rd.collected(ii), collected)
+    return collected

@@ -1,13 +1,13 @@
 """The concurrent-learning loop: iterations of train -> explore -> label.
 
-Each iteration runs DP-GEN's nine stages (make/run/post x train/model_devi/fp),
-appending ``"iter stage"`` to ``record.raygen`` as each finishes. Re-running the
-same command resumes after the last recorded stage, and inside a stage every
-finished task (a trained model, an MD task, a labelled frame) is found on disk
-and not redone. The run stops when the exploration schedule is exhausted (a
-stage is over when its jobs are done or when an iteration of it converged), or
-at ``max_iter``; the final ensemble, trained on all labels, lands in
-``<workdir>/models/``.
+Each iteration runs the nine steps of :data:`raygen.steps.STEPS` (make/run/post of
+train, model_devi and fp), appending ``"iter step"`` to ``record.raygen`` as each
+finishes. Re-running the same command resumes after the last recorded step, and
+inside a step every finished unit (a trained model, an MD task, a labelled frame)
+is found on disk and not redone. The run stops when the exploration schedule is
+exhausted (an exploration stage is over when its jobs are done or when an
+iteration of it converged), or at ``max_iter``; the final ensemble, trained on all
+labels, lands in ``<workdir>/models/``.
 """
 
 from __future__ import annotations
@@ -21,20 +21,22 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import ray
 from omegaconf import OmegaConf
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from raygen import explore_step, label_step, train_step
 from raygen.atomic import atomic_write_json, atomic_write_text
 from raygen.cluster import connect
+from raygen.config import RaygenConfig
 from raygen.context import RunContext
 from raygen.prepare import prepare_confs, prepare_init_data
-from raygen.record import STAGES, record_stage, resume_point
+from raygen.record import record_step, resume_point
 from raygen.report.summary import format_table, iteration_summary
 from raygen.schedule import job_of_iteration, stage_of
 from raygen.selection.convergence import IterationStats, stage_stopper
+from raygen.steps import STEPS, Step, phase_seconds, phase_steps
 from raygen.workdir import RunDir
 
 log = logging.getLogger("raygen")
@@ -73,7 +75,7 @@ def _sigterm_as_interrupt():
 class ConcurrentLearning:
     """Runs (or resumes) the loop a config describes in ``cfg.workdir``."""
 
-    def __init__(self, cfg) -> None:
+    def __init__(self, cfg: RaygenConfig) -> None:
         self.cfg = cfg
         self.rundir = RunDir(Path(cfg.workdir).resolve())
         self.ctx = RunContext(cfg, self.rundir)
@@ -81,26 +83,38 @@ class ConcurrentLearning:
         self.stopper = stage_stopper(cfg.select.converge_accurate_ratio)
 
     # -- schedule ----------------------------------------------------------------
-    def summary(self, ii: int) -> dict | None:
+    def summary(self, ii: int) -> Optional[dict]:
         path = self.rundir.summary(ii)
         return json.loads(path.read_text()) if path.exists() else None
+
+    def summaries(self, upto: int) -> list[dict]:
+        return [s for s in (self.summary(i) for i in range(upto)) if s]
 
     def converged(self, ii: int) -> bool:
         s = self.summary(ii)
         return bool(s and s.get("stage_converged"))
 
-    def job_index(self, ii: int) -> int | None:
+    def job_index(self, ii: int) -> Optional[int]:
         if self.cfg.max_iter is not None and ii >= self.cfg.max_iter:
             return None
         return job_of_iteration(self.jobs, ii, self.converged)
+
+    def finished(self) -> bool:
+        """The final ensemble is in ``models/``: the run has nothing left to do."""
+        return all(self.rundir.final_graph(m, self.ctx.backend).exists()
+                   for m in range(self.cfg.train.numb_models))
 
     # -- the run -----------------------------------------------------------------
     def run(self) -> list[dict]:
         self.rundir.root.mkdir(parents=True, exist_ok=True)
         setup_logging(self.rundir.log)
+        ii, jj = resume_point(self.rundir.record, len(STEPS))
+        if jj == 0 and self.job_index(ii) is None and self.finished():
+            log.info("run already finished (%d iterations); final models in %s\n%s", ii,
+                     self.rundir.models, format_table(self.summaries(ii)))
+            return self.summaries(ii)
         # the resolved config of this (re)start, beside the results it produces
-        atomic_write_text(self.rundir.root / "raygen.yaml",
-                          OmegaConf.to_yaml(self.cfg, resolve=True))
+        atomic_write_text(self.rundir.config, OmegaConf.to_yaml(self.cfg, resolve=True))
         started = connect(self.cfg.cluster)
         previous = _sigterm_as_interrupt()  # after ray.init, which sets its own
         # log lines go through tqdm while progress bars are drawn, not across them
@@ -125,9 +139,9 @@ class ConcurrentLearning:
         self.ctx.init_systems = prepare_init_data(self.cfg, self.rundir)
         log.info("prepared in %.1f s: %d systems, %d initial data systems",
                  time.perf_counter() - t0, len(self.ctx.confs), len(self.ctx.init_systems))
-        ii, jj = resume_point(self.rundir.record)
+        ii, jj = resume_point(self.rundir.record, len(STEPS))
         if (ii, jj) != (0, 0):
-            log.info("resuming at iteration %d, stage %d (%s)", ii, jj, STAGES[jj])
+            log.info("resuming at iteration %d, step %d (%s)", ii, jj, STEPS[jj].name)
         while True:
             job_idx = self.job_index(ii)
             if job_idx is None:
@@ -135,59 +149,45 @@ class ConcurrentLearning:
             self.run_iteration(ii, jj, job_idx)
             ii, jj = ii + 1, 0
         self.finish(ii, jj)
-        return [s for s in (self.summary(i) for i in range(ii)) if s]
+        return self.summaries(ii)
 
-    def run_iteration(self, ii: int, first_stage: int, job_idx: int) -> dict:
+    def run_iteration(self, ii: int, first_step: int, job_idx: int) -> Optional[dict]:
         job = self.jobs[job_idx]
-        ctx = self.ctx
         self.rundir.iter(ii).mkdir(parents=True, exist_ok=True)
-        stages = [
-            lambda: train_step.make_train(ctx, ii),
-            lambda: train_step.run_train(ctx, ii),
-            lambda: train_step.post_train(ctx, ii),
-            lambda: explore_step.make_model_devi(ctx, ii, job),
-            lambda: explore_step.run_model_devi(ctx, ii, job),
-            lambda: explore_step.post_model_devi(ctx, ii, job),
-            lambda: label_step.make_fp(ctx, ii, job),
-            lambda: label_step.run_fp(ctx, ii),
-            lambda: self.post_fp(ii, job_idx),
-        ]
-        for jj in range(first_stage, len(stages)):
-            self.run_stage(ii, jj, stages[jj],
-                           then=(lambda: self.write_summary(ii, job_idx))
-                           if jj == len(stages) - 1 else None)
+        for jj in range(first_step, len(STEPS)):
+            last = jj == len(STEPS) - 1
+            self.run_step(ii, jj, job, then=(lambda: self.write_summary(ii, job_idx))
+                          if last else None)
         return self.summary(ii)
 
-    def run_stage(self, ii: int, jj: int, stage, then=None) -> None:
-        """Run stage ``jj`` of iteration ``ii``, add its wall time to the
-        iteration's timings, run ``then``, and only then record it as finished."""
+    def run_step(self, ii: int, jj: int, job, then=None) -> None:
+        """Run step ``jj`` of iteration ``ii``, add its wall time to the iteration's
+        timings, run ``then``, and only then record it as finished."""
+        step: Step = STEPS[jj]
         start = time.perf_counter()
-        stage()
-        self.ctx.record_time(ii, STAGES[jj], time.perf_counter() - start)
+        step.run(self.ctx, ii, job)
+        self.ctx.record_time(ii, step.name, time.perf_counter() - start)
         if then is not None:
             then()
-        record_stage(self.rundir.record, ii, jj)
-
-    def post_fp(self, ii: int, job_idx: int) -> None:
-        atomic_write_json(self.rundir.fp(ii) / "collected.json",
-                          label_step.post_fp(self.ctx, ii))
+        record_step(self.rundir.record, ii, jj)
 
     def write_summary(self, ii: int, job_idx: int) -> None:
-        selection = json.loads((self.rundir.fp(ii) / label_step.SELECTION_FILE).read_text())
-        fp = json.loads((self.rundir.fp(ii) / "collected.json").read_text())
+        rd = self.rundir
+        selection = json.loads(rd.selection(ii).read_text())
+        fp = json.loads(rd.collected(ii).read_text())
         stage = stage_of(self.jobs, job_idx)
         counts = {k: sum(s[k] for s in selection["systems"].values())
                   for k in ("accurate", "candidate", "failed")}
-        converged = self.stopper(IterationStats(ii, stage, **counts))
-        md = len(explore_step.md_tasks(self.ctx, ii, self.jobs[job_idx]))
-        summary = iteration_summary(ii, job_idx, stage, selection, fp,
-                                    self.ctx.timings(ii), md, converged)
-        atomic_write_json(self.rundir.summary(ii), summary)
-        all_s = [s for s in (self.summary(i) for i in range(ii + 1)) if s]
-        table = format_table(all_s)
+        stats = IterationStats(ii, stage, **counts)
+        converged = self.stopper(stats)
+        md = len(self.ctx.md_tasks(ii, self.jobs[job_idx]))
+        timings = self.ctx.timings(ii)
+        summary = iteration_summary(ii, job_idx, stage, selection, fp, timings,
+                                    phase_seconds(timings), md, converged)
+        atomic_write_json(rd.summary(ii), summary)
         log.info("iteration %d done (job %d, stage %d)%s\n%s", ii, job_idx, stage,
-                 f": stage converged ({self.stopper.which(IterationStats(ii, stage, **counts))})"
-                 if converged else "", table)
+                 f": stage converged ({self.stopper.which(stats)})" if converged else "",
+                 format_table(self.summaries(ii + 1)))
 
     def finish(self, ii: int, jj: int) -> None:
         """Train the final ensemble on all labels (if the last iteration added any)
@@ -196,16 +196,18 @@ class ConcurrentLearning:
         final_iter = ii - 1
         if last is not None and last.get("labels_added", 0) > 0:
             final_iter = ii
-            train = (train_step.make_train, train_step.run_train, train_step.post_train)
-            for stage in range(jj, len(train)):
-                self.run_stage(ii, stage, lambda fn=train[stage]: fn(self.ctx, ii))
+            for j in phase_steps("train"):
+                if j >= jj:
+                    self.run_step(ii, j, None)
         if final_iter < 0:
             log.info("no iteration ran: the schedule is empty or max_iter is 0")
             return
-        models = self.rundir.root / "models"
-        models.mkdir(exist_ok=True)
+        self.rundir.models.mkdir(exist_ok=True)
         for m in range(self.cfg.train.numb_models):
-            src = self.rundir.graph(final_iter, m, self.cfg.train.backend)
-            shutil.copyfile(src, models / src.name)
+            src = self.rundir.graph(final_iter, m, self.ctx.backend)
+            tmp = self.rundir.models / f".{src.name}.tmp"
+            shutil.copyfile(src, tmp)
+            tmp.replace(self.rundir.final_graph(m, self.ctx.backend))
         log.info("run finished after %d iterations; final models (iter %d, trained on "
-                 "all labels) in %s", ii, final_iter, models)
+                 "all labels) in %s\n%s", ii, final_iter, self.rundir.models,
+                 format_table(self.summaries(ii)))

@@ -14,7 +14,6 @@ redoes this work. The relaxations and MD runs are Ray tasks.
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +21,9 @@ import ray
 from ase import Atoms
 from ase.io import read, write
 
-from raygen.atomic import atomic_write
+from raygen.atomic import atomic_write, atomic_write_text, replace_dir
 from raygen.cluster import get
+from raygen.config import RaygenConfig
 from raygen.dataset import deepmd_systems, init_md_frames, write_deepmd_npy
 from raygen.labelers import make_labeler
 from raygen.structures import build_system, perturb, relax, scale_cell
@@ -53,26 +53,20 @@ def _write_atoms(path: Path, atoms: Atoms) -> None:
     atomic_write(path, lambda tmp: write(tmp, atoms, format="extxyz"))
 
 
-def conf_dir(rundir: RunDir, name: str) -> Path:
-    return rundir.init / "confs" / name
-
-
-def prepare_confs(cfg, rundir: RunDir) -> dict[int, list[Path]]:
+def prepare_confs(cfg: RaygenConfig, rundir: RunDir) -> dict[int, list[Path]]:
     """Relaxed structure and perturbed starting configurations of every system."""
-    need = [i for i, s in enumerate(cfg.systems)
-            if not (conf_dir(rundir, s.name) / "relaxed.extxyz").exists()]
+    need = [i for i, s in enumerate(cfg.systems) if not rundir.relaxed(s.name).exists()]
     opts = {"num_cpus": cfg.cluster.labeler.num_cpus}
     refs = {i: relax_task.options(**opts).remote(cfg.systems[i], cfg.label) for i in need}
     for i, ref in refs.items():
-        _write_atoms(conf_dir(rundir, cfg.systems[i].name) / "relaxed.extxyz", get(ref))
+        _write_atoms(rundir.relaxed(cfg.systems[i].name), get(ref))
     confs: dict[int, list[Path]] = {}
     for i, s in enumerate(cfg.systems):
-        d = conf_dir(rundir, s.name)
-        relaxed = read(d / "relaxed.extxyz")
+        relaxed = read(rundir.relaxed(s.name))
         rng = np.random.default_rng([i, 7])
         paths = []
         for k in range(s.n_confs):
-            p = d / f"conf.{k:03d}.extxyz"
+            p = rundir.conf(s.name, k)
             conf = perturb(relaxed, rng, s.atom_pert, s.cell_pert)  # draw even if cached
             if not p.exists():
                 _write_atoms(p, conf)
@@ -81,7 +75,7 @@ def prepare_confs(cfg, rundir: RunDir) -> dict[int, list[Path]]:
     return confs
 
 
-def prepare_init_data(cfg, rundir: RunDir) -> list[Path]:
+def prepare_init_data(cfg: RaygenConfig, rundir: RunDir) -> list[Path]:
     """deepmd/npy systems of the initial data: given, or made here."""
     if cfg.init.data:
         return [p for d in cfg.init.data for p in deepmd_systems(Path(d))]
@@ -89,14 +83,13 @@ def prepare_init_data(cfg, rundir: RunDir) -> list[Path]:
     opts = {"num_cpus": cfg.cluster.labeler.num_cpus}
     jobs = {}
     for name in cfg.init.systems:
-        out = rundir.init_data(name)
-        if (out / "done").exists():
+        if rundir.init_data_done(name).exists():
             continue
-        relaxed = read(conf_dir(rundir, name) / "relaxed.extxyz")
+        relaxed = read(rundir.relaxed(name))
         rng = np.random.default_rng([by_name[name], 11])
         refs = []
         for scale in cfg.init.scales:
-            for k in range(cfg.init.n_perturb):
+            for _ in range(cfg.init.n_perturb):
                 start = perturb(scale_cell(relaxed, scale), rng, cfg.init.atom_pert,
                                 cfg.init.cell_pert)
                 refs.append(init_md_task.options(**opts).remote(
@@ -104,12 +97,9 @@ def prepare_init_data(cfg, rundir: RunDir) -> list[Path]:
         jobs[name] = refs
     for name, refs in jobs.items():
         frames = [a for chunk in get(refs) for a in chunk]
-        out = rundir.init_data(name)
-        tmp = out.with_name(out.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        n = write_deepmd_npy(frames, list(cfg.type_map), tmp)
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
-        (out / "done").write_text(f"{n}\n")
-        log.info("initial data: %d labelled frames of %s in %s", n, name, out)
+        replace_dir(rundir.init_data(name),
+                    lambda tmp, frames=frames: write_deepmd_npy(frames, list(cfg.type_map), tmp))
+        atomic_write_text(rundir.init_data_done(name), f"{len(frames)}\n")
+        log.info("initial data: %d labelled frames of %s in %s", len(frames), name,
+                 rundir.init_data(name))
     return [p for name in cfg.init.systems for p in deepmd_systems(rundir.init_data(name))]

@@ -1,8 +1,8 @@
-"""The record file: one ``"iter stage"`` line per finished stage (DP-GEN's record.dpgen).
+"""The record file: one ``"iter step"`` line per finished step (DP-GEN's record.dpgen).
 
-Stages 0-8 of an iteration are make/run/post of train, model_devi and fp. A run
-resumes at the stage after the last complete line; a torn last line (the process
-died mid-write) is ignored.
+Step ``j`` is ``raygen.steps.STEPS[j]`` (make/run/post of train, model_devi and
+fp). A run resumes at the step after the last complete line; a torn last line
+(the process died mid-write) is ignored.
 """
 
 from __future__ import annotations
@@ -12,14 +12,9 @@ from typing import Optional
 
 from raygen.atomic import append_line
 
-STAGES = ("make_train", "run_train", "post_train",
-          "make_model_devi", "run_model_devi", "post_model_devi",
-          "make_fp", "run_fp", "post_fp")
-N_STAGES = len(STAGES)
 
-
-def last_record(path: Path) -> Optional[tuple[int, int]]:
-    """(iteration, stage) of the last well-formed line, or None for a new run."""
+def last_record(path: Path, n_steps: int) -> Optional[tuple[int, int]]:
+    """(iteration, step) of the last well-formed line, or None for a new run."""
     if not Path(path).exists():
         return None
     last = None
@@ -27,19 +22,19 @@ def last_record(path: Path) -> Optional[tuple[int, int]]:
         parts = line.split()
         if len(parts) == 2 and all(p.isdigit() for p in parts):
             ii, jj = int(parts[0]), int(parts[1])
-            if 0 <= jj < N_STAGES:
+            if 0 <= jj < n_steps:
                 last = (ii, jj)
     return last
 
 
-def resume_point(path: Path) -> tuple[int, int]:
-    """The (iteration, stage) to run next."""
-    last = last_record(path)
+def resume_point(path: Path, n_steps: int) -> tuple[int, int]:
+    """The (iteration, step) to run next."""
+    last = last_record(path, n_steps)
     if last is None:
         return 0, 0
     ii, jj = last
-    return (ii + 1, 0) if jj == N_STAGES - 1 else (ii, jj + 1)
+    return (ii + 1, 0) if jj == n_steps - 1 else (ii, jj + 1)
 
 
-def record_stage(path: Path, ii: int, jj: int) -> None:
+def record_step(path: Path, ii: int, jj: int) -> None:
     append_line(Path(path), f"{ii} {jj}")

@@ -9,8 +9,9 @@ the same choices.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 
 def stage_of(jobs: Sequence, j: int) -> int:

@@ -51,8 +51,10 @@ def make_training_input(cfg: TrainConfig, type_map: list[str], systems: list[Pat
         if "start_lr" in lr:
             lr["start_lr"] = lr["start_lr"] * cfg.init_model_start_lr_scale
     training["numb_steps"] = int(steps)
-    training.setdefault("disp_freq", cfg.disp_freq)
-    training.setdefault("save_freq", max(1, min(int(steps), 1000)))
+    disp = training.setdefault("disp_freq", cfg.disp_freq)
+    # deepmd-kit (TF) saves a checkpoint only at display steps (and at the end when
+    # the last step is not a save step): a multiple of disp_freq always gets one.
+    training.setdefault("save_freq", disp * max(1, min(int(steps), 1000) // disp))
     training.setdefault("disp_file", "lcurve.out")
     training["training_data"] = {
         **training.get("training_data", {}),

@@ -7,19 +7,20 @@ wrong, so nothing expensive starts on a config that cannot finish.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from pathlib import Path
 
+import numpy as np
 from ase.data import atomic_numbers
 from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from raygen.config import WORKER_KINDS, RaygenConfig, explore_config_class, label_config_class
 from raygen.dataset import deepmd_systems, system_type_map
-from raygen.lammps_input import ENSEMBLES
 from raygen.selection.trust import resolve_levels
 from raygen.structures import _SURFACES
-
-BACKENDS = ("tf", "pt")
-STRUCTURES = ("bulk", "surface", "file")
+from raygen.workdir import check_path_name
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,9 @@ def validate(cfg) -> None:
     """Raise :class:`ConfigError` listing every problem of ``cfg``."""
     problems: list[str] = []
     add = problems.append
+    if not _check_schema(cfg, add):
+        raise ConfigError(problems)
+    _check_run(cfg, add)
     _check_type_map(cfg, add)
     _check_systems(cfg, add)
     _check_init(cfg, add)
@@ -44,6 +48,57 @@ def validate(cfg) -> None:
     _check_cluster(cfg, add)
     if problems:
         raise ConfigError(problems)
+
+
+def _check_schema(cfg, add) -> bool:
+    """Every key is one raygen reads, however it was added (``+key=value`` adds keys
+    that Hydra itself would refuse without the ``+``)."""
+    try:
+        schema = OmegaConf.structured(RaygenConfig)
+        schema.label = OmegaConf.structured(label_config_class(cfg.label.name))
+        schema.explore = OmegaConf.structured(explore_config_class(cfg.explore.engine))
+        merged = OmegaConf.merge(schema, cfg)
+    except (OmegaConfBaseException, ValueError) as err:
+        add(f"{getattr(err, 'full_key', '') or 'config'}: {str(err).splitlines()[0]}")
+        return False
+    unknown = list(_unknown_keys(merged, ""))
+    for key in unknown:
+        add(f"{key}: unknown key (not a raygen setting; check its spelling)")
+    return not unknown
+
+
+def _unknown_keys(node, prefix: str):
+    """Keys of ``node`` that its dataclass does not declare, recursively."""
+    if OmegaConf.is_list(node):
+        for k, item in enumerate(node):
+            yield from _unknown_keys(item, f"{prefix}[{k}]")
+        return
+    if not OmegaConf.is_dict(node):
+        return
+    typ = OmegaConf.get_type(node)
+    if not dataclasses.is_dataclass(typ):
+        return  # a free-form dict (train.input: deepmd-kit checks its own keys)
+    known = {f.name for f in dataclasses.fields(typ)}
+    for key in node.keys():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key not in known:
+            yield path
+        else:
+            yield from _unknown_keys(node._get_node(key), path)
+
+
+def _check_run(cfg, add) -> None:
+    if cfg.max_iter is not None and cfg.max_iter < 0:
+        add(f"max_iter: must be >= 0 or null, got {cfg.max_iter}")
+    root = Path(cfg.workdir)
+    probe = root
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        add(f"workdir: {probe} is a file, not a directory")
+    elif probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        add(f"workdir: {probe} is not writable; choose a run directory you can write "
+            "(workdir=...)")
 
 
 def _check_type_map(cfg, add) -> None:
@@ -64,8 +119,9 @@ def _check_systems(cfg, add) -> None:
         add(f"systems: names must be unique, got {names}")
     for i, s in enumerate(cfg.systems):
         key = f"systems[{i}] ({s.name})"
-        if s.structure not in STRUCTURES:
-            add(f"{key}.structure: {s.structure!r} is not one of {', '.join(STRUCTURES)}")
+        why = check_path_name(s.name)
+        if why:
+            add(f"systems[{i}].name: {why}")
         if s.structure == "file":
             if not s.path:
                 add(f"{key}.path: structure=file needs a structure file")
@@ -100,6 +156,12 @@ def _check_init(cfg, add) -> None:
             if tm and not set(tm) <= set(cfg.type_map):
                 add(f"init.data[{i}]: {sysdir}/type_map.raw {tm} does not match "
                     f"type_map {list(cfg.type_map)}")
+            elif not tm:
+                types = np.loadtxt(sysdir / "type.raw", dtype=int, ndmin=1)
+                if types.size and (types.max() >= len(cfg.type_map) or types.min() < 0):
+                    add(f"init.data[{i}]: {sysdir}/type.raw has atom types up to "
+                        f"{int(types.max())} but type_map {list(cfg.type_map)} has "
+                        f"{len(cfg.type_map)} (and the system has no type_map.raw)")
     if not init.data:
         names = {s.name for s in cfg.systems}
         if not init.systems:
@@ -118,14 +180,21 @@ def _check_init(cfg, add) -> None:
 
 def _check_train(cfg, add) -> None:
     t = cfg.train
-    if t.backend not in BACKENDS:
-        add(f"train.backend: {t.backend!r} is not one of {', '.join(BACKENDS)}")
     if t.numb_models < 2:
         add(f"train.numb_models: a deviation needs >= 2 models, got {t.numb_models}")
     if t.numb_steps < 1:
         add(f"train.numb_steps: must be >= 1, got {t.numb_steps}")
     if t.init_model_numb_steps is not None and t.init_model_numb_steps < 1:
         add(f"train.init_model_numb_steps: must be >= 1, got {t.init_model_numb_steps}")
+    if t.disp_freq < 1:
+        add(f"train.disp_freq: must be >= 1, got {t.disp_freq}")
+    training = t.input.get("training", {}) if t.input else {}
+    disp = training.get("disp_freq", t.disp_freq)
+    save = training.get("save_freq")
+    if save is not None and disp and save % disp:
+        # deepmd-kit (TF) checks save_freq only at display steps: no checkpoint otherwise
+        add(f"train.input.training.save_freq: {save} must be a multiple of disp_freq "
+            f"{disp}, or deepmd-kit writes no checkpoint to freeze")
     if t.backend == "pt":
         try:
             import deepmd.pt  # noqa: F401
@@ -156,8 +225,6 @@ def _check_deepmd_input(cfg, add) -> None:
 
 def _check_explore(cfg, add) -> None:
     e = cfg.explore
-    if e.engine != "lammps":
-        add(f"explore.engine: only 'lammps' is supported, got {e.engine!r}")
     if not e.jobs:
         add("explore.jobs: is empty; give at least one exploration job")
     for name in ("dt", "tau_t", "tau_p"):
@@ -175,9 +242,7 @@ def _check_explore(cfg, add) -> None:
             add(f"{key}.sys_idx: {bad} out of range; there are {nsys} systems")
         if not job.temps or any(t <= 0 for t in job.temps):
             add(f"{key}.temps: needs temperatures > 0 K, got {list(job.temps)}")
-        if job.ensemble not in ENSEMBLES:
-            add(f"{key}.ensemble: {job.ensemble!r} is not one of {', '.join(ENSEMBLES)}")
-        if job.ensemble.startswith("npt") and not job.press:
+        if str(job.ensemble).startswith("npt") and not job.press:
             add(f"{key}.press: {job.ensemble} needs pressures (bar)")
         if job.nsteps < 1 or job.trj_freq < 1:
             add(f"{key}: nsteps and trj_freq must be >= 1")
@@ -199,6 +264,13 @@ def _check_select(cfg, add) -> None:
     if s.converge_accurate_ratio is not None and not 0 < s.converge_accurate_ratio <= 1:
         add(f"select.converge_accurate_ratio: must be in (0, 1] or null, "
             f"got {s.converge_accurate_ratio}")
+    nsys = len(cfg.systems)
+    for where, obj in [("select", s)] + [(f"explore.jobs[{j}]", job)
+                                         for j, job in enumerate(cfg.explore.jobs)]:
+        for name in ("f_trust_lo", "f_trust_hi", "v_trust_lo", "v_trust_hi"):
+            value = getattr(obj, name, None)
+            if OmegaConf.is_list(value) and len(value) > nsys:
+                add(f"{where}.{name}: {len(value)} per-system values for {nsys} systems")
     seen = set()
     for j, job in enumerate(cfg.explore.jobs or [None]):
         for sys_idx in (job.sys_idx if job is not None else range(len(cfg.systems))):
@@ -221,11 +293,8 @@ def _check_select(cfg, add) -> None:
 
 
 def _check_label(cfg, add) -> None:
-    from raygen.labelers import LABELERS, make_labeler
+    from raygen.labelers import make_labeler
 
-    if cfg.label.name not in LABELERS:
-        add(f"label.name: unknown labeler {cfg.label.name!r}; known: {', '.join(LABELERS)}")
-        return
     if cfg.label.timeout is not None and cfg.label.timeout <= 0:
         add(f"label.timeout: must be > 0 s or null, got {cfg.label.timeout}")
     if cfg.label.max_retries < 0:
@@ -239,8 +308,10 @@ def _check_cluster(cfg, add) -> None:
     c = cfg.cluster
     if c.threads_per_worker < 1:
         add(f"cluster.threads_per_worker: must be >= 1, got {c.threads_per_worker}")
+    if c.stall_warn_s is not None and c.stall_warn_s <= 0:
+        add(f"cluster.stall_warn_s: must be > 0 s or null, got {c.stall_warn_s}")
     total_cpus = c.num_cpus if c.num_cpus is not None else os.cpu_count()
-    for kind in ("trainer", "explorer", "evaluator", "labeler"):
+    for kind in WORKER_KINDS:
         w = getattr(c, kind)
         if w.count < 1:
             add(f"cluster.{kind}.count: must be >= 1, got {w.count}")

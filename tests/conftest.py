@@ -22,7 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 # another run breaks the first).
 os.environ["HOME"] = tempfile.mkdtemp(prefix="raygen-test-home-")
 
-for var in ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS", "DP_INTER_OP_PARALLELISM_THREADS"):
+for var in ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS",
+            "DP_INTER_OP_PARALLELISM_THREADS"):
     os.environ.setdefault(var, "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -1,12 +1,13 @@
 """Configs compose from conf/ and bad input is refused before any work starts."""
 
+import os
+
 import pytest
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 
 from raygen.config import register_configs
 from raygen.validate import ConfigError, validate
-
 from tests.conftest import REPO
 
 register_configs()
@@ -80,10 +81,74 @@ def test_type_map_must_match_data(tmp_path):
     assert "type_map.raw ['Al'] does not match type_map ['Cu']" in msg
 
 
-def test_job_out_of_range_and_bad_ensemble():
-    msg = problems("explore.jobs=[{sys_idx:[99],temps:[300],ensemble:npx}]")
+def test_job_out_of_range():
+    msg = problems("explore.jobs=[{sys_idx:[99],temps:[300],ensemble:nvt}]")
     assert "explore.jobs[0].sys_idx: [99] out of range" in msg
-    assert "explore.jobs[0].ensemble: 'npx' is not one of" in msg
+
+
+@pytest.mark.parametrize("override, allowed", [
+    ("explore.jobs=[{sys_idx:[0],temps:[300],ensemble:npx}]", "npt-iso"),
+    ("train.backend=jax", "tf, pt"),
+    ("systems.0.structure=slab", "bulk, surface, file"),
+    ("explore.engine=gromacs", "lammps"),
+    ("label.name=vasp5", "emt"),
+])
+def test_closed_vocabularies_are_checked_when_composed(override, allowed):
+    with pytest.raises(ConfigCompositionException) as err:
+        cfg_with("+exp=cu", override)
+    assert allowed in str(err.value.__cause__ or err.value)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("+select.f_trust_low=0.1", "select.f_trust_low"),
+    ("+systems.0.colour=red", "systems[0].colour"),
+    ("+cluster.labeler.mem=4", "cluster.labeler.mem"),
+    ("+bogus=1", "bogus"),
+])
+def test_keys_added_with_plus_are_refused_too(override, key):
+    assert f"{key}: unknown key" in problems(override)
+
+
+def test_a_plugin_brings_its_own_keys():
+    cfg = cfg_with("+exp=cu", "label.asap_cutoff=true")
+    validate(cfg)
+    assert cfg.label.asap_cutoff is True
+    with pytest.raises(ConfigCompositionException):
+        cfg_with("+exp=cu", "label.neigh_skin=1")  # a LAMMPS key is not a labeler key
+    assert cfg_with("+exp=cu", "explore.neigh_skin=1.5").explore.neigh_skin == 1.5
+
+
+@pytest.mark.parametrize("name", ["../../precious", "a/b", ".hidden", "-x", "", "sp ace"])
+def test_system_names_that_would_leave_the_run_directory_are_refused(name):
+    assert "systems[0].name:" in problems(f"systems.0.name='{name}'", "init.systems=[hcp]")
+
+
+def test_more_values_checked_before_work():
+    msg = problems("max_iter=-1", "select.f_trust_lo=[0.05,0.05,0.05,0.05,0.05,0.05,0.05,0.05]",
+                   "+train.input.training.save_freq=150")
+    assert "max_iter: must be >= 0" in msg
+    assert "select.f_trust_lo: 8 per-system values for 7 systems" in msg
+    assert "save_freq: 150 must be a multiple of disp_freq 100" in msg
+
+
+def test_types_beyond_the_type_map_are_refused(tmp_path):
+    sysdir = tmp_path / "data" / "sys"
+    (sysdir / "set.000").mkdir(parents=True)
+    (sysdir / "type.raw").write_text("0\n1\n")
+    assert "type.raw has atom types up to 1 but type_map ['Cu'] has 1" in problems(
+        f"init.data=[{tmp_path}/data]")
+
+
+def test_read_only_workdir_is_refused(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        assert "is not writable" in problems(f"workdir={ro}/run")
+    finally:
+        ro.chmod(0o700)
 
 
 def test_deepmd_input_checked_by_deepmd():

@@ -1,7 +1,12 @@
 import numpy as np
 
-from raygen.deviation import (MODEL_DEVI_HEADER, ensemble_deviation, format_model_devi,
-                              read_model_devi, write_model_devi)
+from raygen.deviation import (
+    MODEL_DEVI_HEADER,
+    ensemble_deviation,
+    format_model_devi,
+    read_model_devi,
+    write_model_devi,
+)
 
 
 def naive_deviation(e, f, v):
@@ -33,7 +38,8 @@ def test_model_devi_out_format_roundtrip(tmp_path):
     text = format_model_devi(steps, devi)
     lines = text.splitlines()
     assert lines[0] == MODEL_DEVI_HEADER
-    assert lines[0] == "#  step  max_devi_v  min_devi_v  avg_devi_v  max_devi_f  min_devi_f  avg_devi_f  devi_e"
+    assert lines[0] == ("#  step  max_devi_v  min_devi_v  avg_devi_v  max_devi_f  min_devi_f"
+                        "  avg_devi_f  devi_e")
     assert len(lines[2]) == 12 + 7 * 19 and lines[2][:12] == f"{10:12d}"
     write_model_devi(tmp_path / "model_devi.out", steps, devi)
     s, d = read_model_devi(tmp_path / "model_devi.out")

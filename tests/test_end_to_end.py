@@ -141,7 +141,7 @@ def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
     done_md = sorted(md.glob("task.*/traj.parquet"))
     assert 0 < len(done_md) < 4, "the kill should land inside the MD stage"
     before.update(mtimes(done_md + sorted(train.glob("graph.*.pb"))))
-    assert last_record(run / "record.raygen") == (0, 3)
+    assert last_record(run / "record.raygen", 9) == (0, 3)
 
     # 3. resume to the end: nothing that was finished is redone
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -150,8 +150,8 @@ def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
     assert mtimes(Path(p) for p in before) == before
     assert records(run)[-1][0] >= 0 and (0, 8) in records(run)
     log = (run / "raygen.log").read_text()
-    assert "resuming at iteration 0, stage 1" in log or "resuming at iteration 0, stage 0" in log
-    assert "resuming at iteration 0, stage 4" in log
+    assert "resuming at iteration 0, step 1" in log or "resuming at iteration 0, step 0" in log
+    assert "resuming at iteration 0, step 4" in log
     # each model was frozen exactly once
     assert len(list(train.glob("graph.*.pb"))) == 4
     assert np.all([p.stat().st_size > 0 for p in train.glob("graph.*.pb")])
@@ -177,4 +177,4 @@ def test_sigterm_stops_the_run_promptly_and_cleanly(tmp_path):
     while processes_in(run) and time.time() < deadline:
         time.sleep(0.5)
     assert processes_in(run) == []
-    assert last_record(run / "record.raygen") in (None, (0, 0))
+    assert last_record(run / "record.raygen", 9) in (None, (0, 0))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import ray
 
 from raygen.actors.threads import set_threads
 from raygen.cluster import placement_info
-from raygen.deviation import MODEL_DEVI_COLUMNS, ensemble_deviation
-from raygen.frames import DEVIATION_SCHEMA, table_arrays
+from raygen.deviation import ensemble_deviation
+from raygen.frames import DEVIATION_SCHEMA, deviation_rows, table_arrays
 
 
 def predict(models, cells: np.ndarray, positions: np.ndarray, types: np.ndarray,
@@ -49,10 +50,8 @@ def deviation_table(models, frames: pa.Table, batch: int) -> pa.Table:
         sub = frames.take(pa.array(idx))
         cells, positions, types = table_arrays(sub)
         devi = ensemble_deviation(*predict(models, cells, positions, types, batch))
-        cols = {"task_id": sub.column("task_id"), "sys_idx": sub.column("sys_idx"),
-                "step": sub.column("step")}
-        cols.update({name: pa.array(devi[:, k]) for k, name in enumerate(MODEL_DEVI_COLUMNS)})
-        parts.append(pa.table(cols, schema=DEVIATION_SCHEMA))
+        parts.append(deviation_rows(str(task_id), sub.column("sys_idx")[0].as_py(),
+                                    sub.column("step").to_numpy(), devi))
     return pa.concat_tables(parts)
 
 
@@ -76,3 +75,7 @@ class Evaluator:
 
     def evaluate(self, frames: pa.Table) -> pa.Table:
         return deviation_table(self.models, frames, self.batch)
+
+    def evaluate_file(self, traj_path: str) -> pa.Table:
+        """The same, for a trajectory stored as Parquet (read here, not sent)."""
+        return deviation_table(self.models, pq.read_table(traj_path), self.batch)

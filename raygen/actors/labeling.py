@@ -18,9 +18,7 @@ from ase.io import read, write
 from raygen.actors.threads import set_threads
 from raygen.atomic import atomic_write, atomic_write_json
 from raygen.labelers import LabelOutcome, LabelStatus, make_labeler
-
-OUTCOME_FILE = "outcome.json"
-LABELED_FILE = "labeled.extxyz"
+from raygen.workdir import LABELED_FILE, OUTCOME_FILE
 
 
 def read_outcome(task_dir: Path) -> LabelOutcome | None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -23,11 +23,12 @@ from typing import Optional
 import ray
 
 from raygen.actors.threads import set_threads
+from raygen.backend import checkpoint_name, dp_flag, frozen_name, has_checkpoint
 from raygen.cluster import placement_info
+from raygen.results import TrainResult
 
-# Checkpoint prefix deepmd-kit writes in each backend; --restart/--init-model take it.
-CHECKPOINT = {"tf": "model.ckpt", "pt": "model.ckpt.pt"}
-FROZEN = {"tf": "frozen_model.pb", "pt": "frozen_model.pth"}
+TRAIN_LOG = "train.log"
+FREEZE_LOG = "freeze.log"
 
 
 def dp_command() -> list[str]:
@@ -52,14 +53,8 @@ def run_dp(cmd: list[str], cwd: Path, log) -> int:
                           preexec_fn=_die_with_parent).returncode
 
 
-def has_checkpoint(task_dir: Path, backend: str) -> bool:
-    if backend == "tf":
-        return (task_dir / "checkpoint").exists() and any(task_dir.glob("model.ckpt*.index"))
-    return (task_dir / CHECKPOINT[backend]).exists()
-
-
 def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: str,
-                 init_model: Optional[Path] = None) -> dict:
+                 init_model: Optional[Path] = None, member: int = 0) -> TrainResult:
     """Train (or resume), freeze and publish one member; return its timings.
 
     The frozen model is copied to ``graph_path`` last, atomically: its existence
@@ -68,29 +63,29 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
     task_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     (task_dir / "input.json").write_text(json.dumps(input_dict, indent=2))
-    cmd = [*dp_command(), f"--{backend}", "train", "input.json"]
+    cmd = [*dp_command(), dp_flag(backend), "train", "input.json"]
     if has_checkpoint(task_dir, backend):
-        cmd += ["--restart", CHECKPOINT[backend]]
+        cmd += ["--restart", checkpoint_name(backend)]
     elif init_model is not None:
         cmd += ["--init-model", str(init_model)]
-    with open(task_dir / "train.log", "a") as log:
+    with open(task_dir / TRAIN_LOG, "a") as log:
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()
         code = run_dp(cmd, task_dir, log)
     if code != 0:
         raise RuntimeError(f"dp train failed in {task_dir} (exit {code}); "
-                           f"see {task_dir / 'train.log'}")
+                           f"see {task_dir / TRAIN_LOG}")
     t_train = time.perf_counter() - start
-    with open(task_dir / "freeze.log", "w") as log:
-        code = run_dp([*dp_command(), f"--{backend}", "freeze", "-o", FROZEN[backend]],
+    with open(task_dir / FREEZE_LOG, "w") as log:
+        code = run_dp([*dp_command(), dp_flag(backend), "freeze", "-o", frozen_name(backend)],
                       task_dir, log)
     if code != 0:
-        raise RuntimeError(f"dp freeze failed in {task_dir}; see {task_dir / 'freeze.log'}")
+        raise RuntimeError(f"dp freeze failed in {task_dir} (exit {code}); "
+                           f"see {task_dir / FREEZE_LOG}")
     tmp = graph_path.with_name(f".{graph_path.name}.tmp")
-    shutil.copyfile(task_dir / FROZEN[backend], tmp)
+    shutil.copyfile(task_dir / frozen_name(backend), tmp)
     os.replace(tmp, graph_path)
-    return {"member": task_dir.name, "train_s": t_train,
-            "total_s": time.perf_counter() - start, "lcurve": last_lcurve(task_dir)}
+    return TrainResult(member, t_train, time.perf_counter() - start, last_lcurve(task_dir))
 
 
 def last_lcurve(task_dir: Path) -> dict:
@@ -121,6 +116,6 @@ class Trainer:
         return placement_info()
 
     def train(self, task_dir: str, input_dict: dict, graph_path: str, backend: str,
-              init_model: Optional[str] = None) -> dict:
-        return train_member(Path(task_dir), input_dict, Path(graph_path), backend,
-                            Path(init_model) if init_model else None)
+              init_model: Optional[str] = None, member: int = 0) -> TrainResult:
+        return train_member(Path(task_dir), input_dict, Path(graph_path), str(backend),
+                            Path(init_model) if init_model else None, member)

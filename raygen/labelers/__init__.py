@@ -1,24 +1,23 @@
-"""First-principles (and reference) labelers, one module per code."""
+"""First-principles (and reference) labelers, one module per code.
+
+The registry is :data:`raygen.plugins.LABELERS`; the interface is
+:mod:`raygen.labelers.base`.
+"""
 
 from __future__ import annotations
 
 from raygen.labelers.base import Labeler, LabelOutcome, LabelStatus, TransientLabelError
-from raygen.labelers.emt import EmtLabeler
+from raygen.plugins import LABELERS, load
 
-LABELERS: dict[str, type[Labeler]] = {
-    "emt": EmtLabeler,
-}
+
+def labeler_class(name: str) -> type[Labeler]:
+    return load(LABELERS, name, "labeler")
 
 
 def make_labeler(cfg) -> Labeler:
     """The labeler that ``cfg.name`` names (``label=<name>`` on the command line)."""
-    try:
-        cls = LABELERS[cfg.name]
-    except KeyError:
-        raise ValueError(f"label.name: unknown labeler {cfg.name!r}; "
-                         f"known: {', '.join(sorted(LABELERS))}") from None
-    return cls(cfg)
+    return labeler_class(cfg.name)(cfg)
 
 
-__all__ = ["LABELERS", "Labeler", "LabelOutcome", "LabelStatus", "TransientLabelError",
-           "make_labeler"]
+__all__ = ["Labeler", "LabelOutcome", "LabelStatus", "TransientLabelError",
+           "labeler_class", "make_labeler"]

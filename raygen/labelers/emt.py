@@ -9,20 +9,33 @@ extended-XYZ files in the task directory.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ase.calculators.emt import EMT
 from ase.io import read, write
 
+from raygen.config import LabelConfig
 from raygen.labelers.base import Labeler, LabelOutcome, LabelStatus
+from raygen.plugins import LabelerName
 
 INPUT = "input.extxyz"
 OUTPUT = "output.extxyz"
 
 
+@dataclass
+class EmtLabelConfig(LabelConfig):
+    """``label=emt``: ASE's EMT calculator; ``asap_cutoff`` is its own switch to
+    the cutoff convention of ASAP's EMT (ASE's default: off)."""
+
+    name: LabelerName = LabelerName["emt"]  # type: ignore[valid-type]
+    asap_cutoff: bool = False
+
+
 class EmtLabeler(Labeler):
     name = "emt"
+    config_class = EmtLabelConfig
 
     def write_inputs(self, atoms, task_dir: Path) -> None:
         clean = atoms.copy()
@@ -31,7 +44,7 @@ class EmtLabeler(Labeler):
 
     def execute(self, task_dir: Path, timeout: Optional[float]) -> None:
         atoms = read(task_dir / INPUT, format="extxyz")
-        atoms.calc = EMT()
+        atoms.calc = self.reference_calculator()
         atoms.get_potential_energy()
         atoms.get_forces()
         atoms.get_stress()
@@ -45,4 +58,4 @@ class EmtLabeler(Labeler):
         return LabelOutcome(LabelStatus.CONVERGED, atoms=atoms)
 
     def reference_calculator(self):
-        return EMT()
+        return EMT(asap_cutoff=bool(getattr(self.cfg, "asap_cutoff", False)))

@@ -1,8 +1,8 @@
-"""Per-iteration summary: counts, labels and the wall time of each step."""
+"""Per-iteration summary: counts, labels and the wall time of each phase."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 COLUMNS = [
     ("iter", "{:>4d}", "iteration"), ("job", "{:>3d}", "job"), ("stage", "{:>5d}", "stage"),
@@ -15,18 +15,17 @@ COLUMNS = [
 
 
 def iteration_summary(ii: int, job_idx: int, stage: int, selection: dict, fp: dict,
-                      timings: dict, md_tasks: int, converged: bool) -> dict:
-    """The record kept in ``iter.*/summary.json``."""
+                      timings: dict, phase_s: dict[str, float], md_tasks: int,
+                      converged: bool) -> dict:
+    """The record kept in ``iter.*/summary.json``; ``phase_s`` is the wall time of
+    each phase (train, model_devi, fp), ``timings`` that of each step."""
     systems = selection.get("systems", {})
     acc = sum(s["accurate"] for s in systems.values())
     cand = sum(s["candidate"] for s in systems.values())
     fail = sum(s["failed"] for s in systems.values())
     total = acc + cand + fail
     pct = (lambda n: 100.0 * n / total) if total else (lambda n: 0.0)
-    train_s = sum(timings.get(k, 0.0) for k in ("make_train", "run_train", "post_train"))
-    explore_s = sum(timings.get(k, 0.0) for k in ("make_model_devi", "run_model_devi",
-                                                  "post_model_devi"))
-    label_s = sum(timings.get(k, 0.0) for k in ("make_fp", "run_fp", "post_fp"))
+    train_s, explore_s, label_s = (phase_s.get(p, 0.0) for p in ("train", "model_devi", "fp"))
     return {
         "iteration": ii, "job": job_idx, "stage": stage, "md_tasks": md_tasks,
         "frames": total, "accurate": acc, "candidate": cand, "failed": fail,

