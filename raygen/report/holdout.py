@@ -1,132 +1,156 @@
-"""Accuracy of a trained ensemble on Cu configurations a run never saw.
+"""Accuracy of a trained ensemble on labelled data it never saw.
 
-The reference is ASE's EMT (the embedded labeler), so the check needs no DFT:
-other crystal phases (sc, diamond, dhcp) over a range of volumes, a surface not
-explored (fcc(110), bcc(100)), point defects in a larger cell (vacancy,
-interstitial), and the hot solid/liquid from reference MD at 1500-3000 K.
+Scores every model of an ensemble, and the ensemble mean, on any labelled data:
+deepmd/npy folders (any folder holding ``type.raw`` below the given paths) or any
+file dpdata reads as labelled (``--fmt vasp/outcar``, ``qe/pw/scf``,
+``cp2k/output``, ...). One row per system, then all systems together::
 
-``python -m raygen.report.holdout cu_run/models`` prints one row per set:
-energy RMSE (meV/atom), force RMSE (eV/Å) and the ensemble's mean max_devi_f.
+    python -m raygen.report.holdout cu_run/models cu_holdout/*
+    python -m raygen.report.holdout cu_run/models OUTCAR --fmt vasp/outcar
+
+Columns: frames, energy RMSE (meV/atom) and force RMSE (eV/Å) of the ensemble
+mean, the same for each model as mean ± spread over models, and the mean
+``max_devi_f`` the ensemble itself reports on those frames (its own error bar).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
-from ase import Atoms, units
-from ase.build import bulk, surface
-from ase.calculators.emt import EMT
-from ase.md.langevin import Langevin
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
+from raygen.dataset import deepmd_systems
 from raygen.deviation import ensemble_deviation
-from raygen.structures import perturb, relax
 
 
-def _label(atoms: Atoms) -> Atoms:
-    atoms = atoms.copy()
-    atoms.calc = EMT()
-    atoms.info["e_ref"] = atoms.get_potential_energy()
-    atoms.arrays["f_ref"] = atoms.get_forces()
-    atoms.calc = None
-    return atoms
+@dataclass
+class Score:
+    """Errors of an ensemble on one set of frames."""
+
+    frames: int
+    e_rmse_meV_atom: float           # ensemble mean prediction
+    f_rmse_eV_A: float
+    e_rmse_per_model: list[float]    # meV/atom, one per model
+    f_rmse_per_model: list[float]    # eV/Å, one per model
+    mean_max_devi_f: float
 
 
-def _dhcp(a: float) -> Atoms:
-    """Double-hexagonal close packing (ABAC), 2x2x1 cells of 4 atoms."""
-    cell = Atoms("Cu4", cell=[a, a, 2 * a * np.sqrt(8 / 3), 90, 90, 120], pbc=True,
-                 scaled_positions=[[0, 0, 0], [1 / 3, 2 / 3, 1 / 4], [0, 0, 1 / 2],
-                                   [2 / 3, 1 / 3, 3 / 4]])
-    return cell.repeat((2, 2, 1))
+def load_systems(paths: list[Path], fmt: Optional[str]) -> dict[str, object]:
+    """Labelled systems by name: deepmd/npy folders below each path, or files
+    read with dpdata's ``fmt``."""
+    import dpdata
+
+    systems: dict[str, object] = {}
+    for path in paths:
+        if fmt:
+            systems[str(path)] = dpdata.LabeledSystem(str(path), fmt=fmt)
+            continue
+        found = deepmd_systems(path)
+        if not found:
+            raise ValueError(f"{path}: no deepmd/npy system (type.raw) below it; "
+                             "give --fmt for other formats")
+        for d in found:
+            systems[str(d)] = dpdata.LabeledSystem(str(d), fmt="deepmd/npy")
+    return systems
 
 
-def holdout_sets(seed: int = 0) -> dict[str, list[Atoms]]:
-    rng = np.random.default_rng(seed)
-    sets: dict[str, list[Atoms]] = {}
-    phases = []
-    for scale in np.linspace(0.92, 1.06, 8):
-        phases.append(bulk("Cu", "sc", a=2.42 * scale).repeat((3, 3, 3)))
-        phases.append(bulk("Cu", "diamond", a=5.4 * scale, cubic=True).repeat((2, 2, 2)))
-        phases.append(_dhcp(2.55 * scale))
-    sets["phases sc/diamond/dhcp"] = [_label(perturb(p, rng, 0.02, 0.0)) for p in phases]
-    eos = []
-    for crystal, a in (("fcc", 3.6), ("bcc", 2.87), ("hcp", 2.55)):
-        for scale in np.linspace(0.86, 1.10, 7):
-            cell = bulk("Cu", crystal, a=a * scale, cubic=crystal != "hcp").repeat((2, 2, 2))
-            eos.append(_label(perturb(cell, rng, 0.01, 0.0)))
-    sets["EOS fcc/bcc/hcp 0.86-1.10 a"] = eos
-    slabs = [surface(bulk("Cu", "fcc", a=3.6, cubic=True), (1, 1, 0), layers=2, vacuum=4.0,
-                     periodic=True).repeat((1, 2, 1)),
-             surface(bulk("Cu", "bcc", a=2.87, cubic=True), (1, 0, 0), layers=4, vacuum=4.0,
-                     periodic=True).repeat((2, 2, 1))]
-    sets["surfaces fcc(110), bcc(100)"] = [_label(perturb(s, rng, 0.05, 0.0))
-                                           for s in slabs for _ in range(5)]
-    big = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((3, 3, 3))
-    defects = []
-    vac = big.copy()
-    del vac[0]
-    inter = big.copy()
-    inter.append("Cu")
-    inter.positions[-1] = [1.8, 1.8, 1.8]  # octahedral site; relaxes to a split dumbbell
-    vac, inter = (relax(d, EMT(), fmax=0.05, cell=False) for d in (vac, inter))
-    for _ in range(4):
-        defects.append(_label(perturb(vac, rng, 0.05, 0.0)))
-        defects.append(_label(perturb(inter, rng, 0.05, 0.0)))
-    sets["defects vacancy/interstitial (108 atoms)"] = defects
-    hot = []
-    for temp in (1500, 2200, 3000):
-        atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
-        atoms.calc = EMT()
-        MaxwellBoltzmannDistribution(atoms, temperature_K=temp, rng=rng)
-        Stationary(atoms)
-        dyn = Langevin(atoms, 2 * units.fs, temperature_K=temp, friction=0.05, fixcm=False,
-                       rng=rng)
-        for _ in range(6):
-            dyn.run(100)
-            hot.append(_label(atoms))
-    sets["hot MD 1500/2200/3000 K"] = hot
-    return sets
+def predict(models: list, system) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Energies (M, F), forces (M, F, N, 3), virials (M, F, 9) of each model."""
+    type_map = models[0].get_type_map()
+    names = system["atom_names"]
+    missing = [n for n in names if n not in type_map]
+    if missing:
+        raise ValueError(f"elements {missing} are not in the models' type map {type_map}")
+    types = np.array([type_map.index(names[t]) for t in system["atom_types"]])
+    nframes = system.get_nframes()
+    coords = system["coords"].reshape(nframes, -1)
+    cells = system["cells"].reshape(nframes, 9)
+    out = [m.eval(coords, cells, types)[:3] for m in models]
+    e = np.array([o[0].reshape(nframes) for o in out])
+    f = np.array([o[1].reshape(nframes, -1, 3) for o in out])
+    v = np.array([o[2].reshape(nframes, 9) for o in out])
+    return e, f, v
 
 
-def evaluate(models: list, frames: list[Atoms]) -> dict[str, float]:
-    e_err, f_err, devi = [], [], []
-    for atoms in frames:
-        coords = atoms.positions.reshape(1, -1)
-        cell = atoms.cell.array.reshape(1, 9)
-        types = np.zeros(len(atoms), dtype=int)
-        preds = [m.eval(coords, cell, types)[:3] for m in models]
-        e = np.array([p[0].reshape(1) for p in preds])
-        f = np.array([p[1].reshape(1, -1, 3) for p in preds])
-        v = np.array([p[2].reshape(1, 9) for p in preds])
-        devi.append(ensemble_deviation(e, f, v)[0, 3])
-        e_err.append((e.mean() - atoms.info["e_ref"]) / len(atoms))
-        f_err.append((f.mean(axis=0)[0] - atoms.arrays["f_ref"]).ravel())
-    return {"frames": len(frames),
-            "e_rmse_meV_atom": 1000 * float(np.sqrt(np.mean(np.square(e_err)))),
-            "f_rmse_eV_A": float(np.sqrt(np.mean(np.square(np.concatenate(f_err))))),
-            "mean_max_devi_f": float(np.mean(devi))}
+def score(models: list, system) -> Score:
+    e, f, v = predict(models, system)
+    natoms = system.get_natoms()
+    e_ref, f_ref = system["energies"], system["forces"]
+
+    def rmse(x):
+        return float(np.sqrt(np.mean(np.square(x))))
+
+    return Score(
+        frames=system.get_nframes(),
+        e_rmse_meV_atom=1000 * rmse((e.mean(axis=0) - e_ref) / natoms),
+        f_rmse_eV_A=rmse(f.mean(axis=0) - f_ref),
+        e_rmse_per_model=[1000 * rmse((em - e_ref) / natoms) for em in e],
+        f_rmse_per_model=[rmse(fm - f_ref) for fm in f],
+        mean_max_devi_f=float(ensemble_deviation(e, f, v)[:, 3].mean()),
+    )
+
+
+def combine(scores: list[Score]) -> Score:
+    """All systems together (RMSEs weighted by frames)."""
+    w = np.array([s.frames for s in scores], dtype=float)
+
+    def pool(vals):
+        return float(np.sqrt(np.sum(w * np.square(vals)) / w.sum()))
+
+    nm = len(scores[0].e_rmse_per_model)
+    return Score(int(w.sum()), pool([s.e_rmse_meV_atom for s in scores]),
+                 pool([s.f_rmse_eV_A for s in scores]),
+                 [pool([s.e_rmse_per_model[m] for s in scores]) for m in range(nm)],
+                 [pool([s.f_rmse_per_model[m] for s in scores]) for m in range(nm)],
+                 float(np.sum(w * [s.mean_max_devi_f for s in scores]) / w.sum()))
+
+
+def format_scores(rows: dict[str, Score]) -> str:
+    head = (f"{'system':40s} {'frames':>6s} {'E meV/atom':>10s} {'F eV/Å':>8s} "
+            f"{'E per model':>15s} {'F per model':>15s} {'<max_devi_f>':>12s}")
+    lines = [head, "-" * len(head)]
+    for name, s in rows.items():
+        em, fm = np.array(s.e_rmse_per_model), np.array(s.f_rmse_per_model)
+        lines.append(f"{name[-40:]:40s} {s.frames:6d} {s.e_rmse_meV_atom:10.2f} "
+                     f"{s.f_rmse_eV_A:8.4f} {em.mean():8.2f}±{em.std():<6.2f} "
+                     f"{fm.mean():8.4f}±{fm.std():<6.4f} {s.mean_max_devi_f:12.4f}")
+    return "\n".join(lines)
+
+
+def model_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.glob("graph.*") if p.suffix in (".pb", ".pth"))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("models", type=Path, help="folder with graph.*.pb (e.g. cu_run/models)")
+    parser.add_argument("models", type=Path, help="folder with graph.*.pb|pth (e.g. cu_run/models)")
+    parser.add_argument("data", type=Path, nargs="+", help="labelled data (deepmd/npy folders, "
+                        "or files with --fmt)")
+    parser.add_argument("--fmt", default=None, help="dpdata format of the data files")
     args = parser.parse_args(argv)
+    paths = model_files(args.models)
+    if not paths:
+        print(f"raygen: no graph.*.pb or graph.*.pth in {args.models}", file=sys.stderr)
+        return 2
+    try:
+        systems = load_systems(args.data, args.fmt)
+    except (ValueError, OSError) as err:
+        print(f"raygen: {err}", file=sys.stderr)
+        return 2
     from deepmd.infer import DeepPot
 
-    paths = sorted(args.models.glob("graph.*.pb"))
-    if not paths:
-        print(f"no graph.*.pb in {args.models}", file=sys.stderr)
-        return 2
     models = [DeepPot(str(p)) for p in paths]
-    print(f"{'set':42s} {'frames':>6s} {'E rmse meV/atom':>16s} {'F rmse eV/Å':>12s} "
-          f"{'<max_devi_f>':>12s}")
-    for name, frames in holdout_sets().items():
-        r = evaluate(models, frames)
-        print(f"{name:42s} {r['frames']:6d} {r['e_rmse_meV_atom']:16.2f} {r['f_rmse_eV_A']:12.4f} "
-              f"{r['mean_max_devi_f']:12.4f}")
+    rows = {name: score(models, system) for name, system in systems.items()}
+    if len(rows) > 1:
+        rows["all"] = combine(list(rows.values()))
+    print(f"{len(models)} models from {args.models}")
+    print(format_scores(rows))
     return 0
 
 
