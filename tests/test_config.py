@@ -172,3 +172,14 @@ def test_cli_reports_bad_input_without_starting_ray(tmp_path):
     assert proc.returncode == 2
     assert "select.f_trust_lo: 0.5 must be < f_trust_hi 0.2" in proc.stderr
     assert not (tmp_path / "run" / "record.raygen").exists()
+
+
+def test_relative_paths_resolve_against_the_start_directory(tmp_path, monkeypatch):
+    from raygen.__main__ import resolve_paths
+
+    (tmp_path / "data" / "Cu4").mkdir(parents=True)
+    (tmp_path / "data" / "Cu4" / "type.raw").write_text("0\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = cfg_with("+exp=cu", "init.data=[data]", "workdir=run")
+    resolve_paths(cfg)
+    assert cfg.init.data == [str(tmp_path / "data")] and cfg.workdir == str(tmp_path / "run")

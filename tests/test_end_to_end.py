@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def raygen_cmd(workdir: Path, *overrides: str) -> list[str]:
-    return [sys.executable, "-m", "raygen", "+exp=cu_smoke", f"workdir={workdir}",
+    return [sys.executable, "-m", "raygen", "+exp=cu_smoke", f"workdir=\"{workdir}\"",
             "progress=false", *overrides]
 
 
@@ -33,10 +33,21 @@ def records(workdir: Path) -> list[tuple[int, int]]:
 
 
 def test_two_iterations_leave_a_dpgen_run_directory(tmp_path):
-    run = tmp_path / "run"
-    proc = subprocess.run(raygen_cmd(run), cwd=tmp_path, env=env_for(tmp_path),
-                          capture_output=True, text=True, timeout=1200)
+    """Started from an empty directory, with a run directory whose path has spaces
+    and a group-writable umask: every file lands in the run directory, readable by
+    the group, and the run is a DP-GEN run directory with frames and labels."""
+    start = tmp_path / "start here"
+    start.mkdir()
+    run = tmp_path / "my run (Cu)"
+    proc = subprocess.run(raygen_cmd(run), cwd=start, env=env_for(tmp_path),
+                          capture_output=True, text=True, timeout=1200,
+                          preexec_fn=lambda: os.umask(0o002))
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert list(start.iterdir()) == [], "nothing is written outside the run directory"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my run (Cu)", "start here"]
+    assert (run / "iter.000000/01.model_devi/task.000.000000/log.lammps").exists()
+    assert (run / "iter.000000/summary.json").stat().st_mode & 0o777 == 0o664
+    assert (run / "record.raygen").stat().st_mode & 0o777 == 0o664
     recs = records(run)
     assert recs[:18] == [(i, j) for i in range(2) for j in range(9)]
     for ii in range(2):
@@ -74,6 +85,13 @@ def test_two_iterations_leave_a_dpgen_run_directory(tmp_path):
         f"graph.{m:03d}.pb" for m in range(4)]
     log = (run / "raygen.log").read_text()
     assert "acc%" in log and "iteration 1 done" in log
+    assert sum(json.loads((run / f"iter.{i:06d}/summary.json").read_text())["frames"]
+               for i in range(2)) > 0
+    # the same command again: nothing to do, it says so and shows the table
+    again = subprocess.run(raygen_cmd(run), cwd=start, env=env_for(tmp_path),
+                           capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "run already finished (2 iterations)" in again.stderr
+    assert "acc%" in again.stderr
 
 
 def wait_for(predicate, proc, timeout=600.0, poll=0.05):
@@ -178,3 +196,61 @@ def test_sigterm_stops_the_run_promptly_and_cleanly(tmp_path):
         time.sleep(0.5)
     assert processes_in(run) == []
     assert last_record(run / "record.raygen", 9) in (None, (0, 0))
+
+
+def worker_pids(name: str) -> list[int]:
+    """PIDs of Ray worker processes running actor class ``name`` (by process title)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            continue
+        if title.startswith(f"ray::{name}"):
+            found.append(int(pid))
+    return found
+
+
+def test_killed_workers_do_not_hang_the_run(tmp_path):
+    """kill -9 of a Trainer, an Explorer and an Evaluator worker on a 2-CPU local
+    cluster: each is replaced and the run completes in bounded time."""
+    run = tmp_path / "run"
+    cmd = raygen_cmd(run, "max_iter=1", "explore.jobs.0.nsteps=1500", "cluster.num_cpus=2")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env_for(tmp_path), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "err.txt", "w"))
+    md = run / "iter.000000" / "01.model_devi"
+    killed = []
+    try:
+        for name, ready in (
+                ("Trainer", lambda: any(run.glob("iter.000000/00.train/00*/lcurve.out"))),
+                ("Explorer", lambda: any(md.glob("task.*/traj.parquet"))),
+                ("Evaluator", lambda: bool(worker_pids("Evaluator")))):
+            assert wait_for(lambda r=ready, n=name: r() and worker_pids(n), proc, timeout=900), \
+                f"no {name} to kill: " + (tmp_path / "err.txt").read_text()[-2000:]
+            pid = worker_pids(name)[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(name)
+        proc.wait(timeout=900)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    err = (tmp_path / "err.txt").read_text()
+    assert proc.returncode == 0, err[-3000:]
+    assert killed == ["Trainer", "Explorer", "Evaluator"]
+    assert (0, 8) in records(run) and len(list(md.glob("task.*/model_devi.out"))) == 4
+
+
+def test_a_run_whose_md_all_fails_is_an_error_with_the_reason(tmp_path):
+    """Every MD task loses its atoms (absurd temperature): the run stops with exit 1
+    and says why, instead of finishing with nothing done. numb_steps=150 (not a
+    multiple of disp_freq) trains and freezes on the way."""
+    run = tmp_path / "run"
+    proc = subprocess.run(raygen_cmd(run, "train.numb_steps=150", "explore.jobs.0.temps=[1e7]",
+                                     "explore.jobs.0.nsteps=100"),
+                          cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "raygen: iter 0: all 4 MD tasks failed; task.000.000000:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Traceback" in (run / "raygen.log").read_text()
+    assert len(list(run.glob("iter.000000/00.train/graph.*.pb"))) == 4
