@@ -30,6 +30,8 @@ def resolve_paths(cfg: DictConfig) -> None:
     for s in cfg.systems:
         if s.path:
             s.path = os.path.abspath(os.path.expanduser(s.path))
+    if getattr(cfg.label, "template", None):
+        cfg.label.template = os.path.abspath(os.path.expanduser(cfg.label.template))
 
 
 def _log_traceback(workdir: str) -> str:
@@ -80,7 +82,44 @@ def _main(cfg: DictConfig) -> None:
         sys.exit(1)
 
 
+def _config_dirs(argv: list[str]) -> list[Path]:
+    """The directories given with ``--config-dir``/``-cd`` (Hydra's options)."""
+    dirs = []
+    for k, arg in enumerate(argv):
+        if arg in ("--config-dir", "-cd") and k + 1 < len(argv):
+            dirs.append(Path(argv[k + 1]))
+        elif arg.startswith("--config-dir="):
+            dirs.append(Path(arg.split("=", 1)[1]))
+    return dirs
+
+
+def check_user_yaml(argv: list[str]) -> list[str]:
+    """YAML syntax errors in the user's config directories, one line each (Hydra
+    would answer them with a traceback)."""
+    import yaml
+
+    problems = []
+    for d in _config_dirs(argv):
+        if not d.is_dir():
+            problems.append(f"--config-dir {d}: not a directory")
+            continue
+        for f in sorted(d.rglob("*.yaml")):
+            try:
+                yaml.safe_load(f.read_text())
+            except yaml.YAMLError as err:
+                mark = getattr(err, "problem_mark", None)
+                where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                what = getattr(err, "problem", None) or str(err).splitlines()[0]
+                problems.append(f"{f}:{where}: YAML syntax error: {what}")
+    return problems
+
+
 def main() -> None:
+    problems = check_user_yaml(sys.argv[1:])
+    if problems:
+        print("raygen: invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems),
+              file=sys.stderr)
+        sys.exit(2)
     _main()
 
 

@@ -175,11 +175,17 @@ class SelectConfig:
 @dataclass
 class LabelConfig:
     """First-principles (or reference) labeler; ``name`` picks the plug-in, whose
-    own keys live in its subclass (e.g. ``EmtLabelConfig``)."""
+    own keys live in its subclass (e.g. ``EmtLabelConfig``).
+
+    ``timeout`` (s) kills a calculation with its process tree; a crashed or timed-out
+    calculation is tried again up to ``max_retries`` times; when more than
+    ``max_failed_ratio`` of an iteration's frames end without a label, the run stops
+    (after keeping every label that converged) and lists them."""
 
     name: LabelerName = LabelerName["emt"]  # type: ignore[valid-type]
     timeout: Optional[float] = None
     max_retries: int = 2
+    max_failed_ratio: float = 0.5
 
 
 @dataclass

@@ -63,6 +63,17 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     return record
 
 
+def _last_output(task_dir) -> str:
+    """The last lines of a failed task's output (stderr first), on one line."""
+    from raygen.labelers.external import STDERR, STDOUT, tail
+
+    for name in (STDERR, STDOUT):
+        text = tail(task_dir / name, 3)
+        if text.strip():
+            return " / ".join(ln.strip() for ln in text.splitlines() if ln.strip())[:300]
+    return ""
+
+
 def fp_tasks(ctx: RunContext, ii: int) -> list[dict]:
     path = ctx.rundir.selection(ii)
     return json.loads(path.read_text())["tasks"] if path.exists() else []
@@ -81,13 +92,19 @@ def run_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None
 
     def submit(t):
         fdir = rd.fp_task_dir(ii, t["fp_task"])
-        return remote.remote(label, read(fdir / FRAME_FILE), str(fdir), ctx.threads)
+        return remote.remote(label, read(fdir / FRAME_FILE), str(fdir), ctx.threads,
+                             max(1, int(res.num_cpus)))
 
     statuses: Counter = Counter()
     # at most `count` tasks in flight per labeler slot, so results stream back
     with bar(len(tasks), f"iter {ii} label", ctx.progress) as pbar:
         for t, outcome in bounded(submit, tasks, max_in_flight=max(1, res.count) * 2):
             statuses[outcome.status.value] += 1
+            for k, a in enumerate(outcome.attempts[:-1]):
+                log.warning("iter %d %s: attempt %d %s (%s); tried again%s", ii, t["fp_task"],
+                            k + 1, a["status"], a["message"][:200],
+                            " with the fallback settings"
+                            if outcome.attempts[k + 1]["fallback"] and not a["fallback"] else "")
             if not outcome.usable:
                 log.warning("iter %d %s: %s %s", ii, t["fp_task"], outcome.status.value,
                             outcome.message)
@@ -97,8 +114,10 @@ def run_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None
 
 def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dict:
     """Converged labels of each system into ``02.fp/data.%03d``; counts by status in
-    ``02.fp/collected.json``. An iteration whose every label failed is an error that
-    quotes the labeler's message."""
+    ``02.fp/collected.json``. When more than ``label.max_failed_ratio`` of the
+    frames (or all of them) failed, the labels that converged are kept and the run
+    stops with a list of the failed tasks, their outcome and the end of their
+    output."""
     rd = ctx.rundir
     by_sys: dict[int, list] = {}
     statuses: Counter = Counter()
@@ -114,11 +133,9 @@ def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dic
         if outcome.usable:
             by_sys.setdefault(t["sys_idx"], []).append(outcome.atoms)
         else:
-            failures.append(f"{t['fp_task']}: {outcome.status.value} {outcome.message}")
-    if tasks and not by_sys:
-        raise RunError(f"iter {ii}: all {len(tasks)} labels failed; {failures[0]} "
-                       f"(see {rd.fp(ii)}/task.*; after fixing the labeler settings, remove "
-                       f"their {OUTCOME_FILE} and run the same command to label them again)")
+            out = _last_output(rd.fp_task_dir(ii, t["fp_task"]))
+            failures.append(f"{t['fp_task']}: {outcome.status.value}: {outcome.message}"
+                            + (f" | {out}" if out else ""))
     added = 0
     for s, frames in sorted(by_sys.items()):
         def write(tmp, frames=frames):
@@ -127,4 +144,13 @@ def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dic
         replace_dir(rd.fp_data(ii, s), write)
     collected = {"labels_added": added, "label_status": dict(statuses)}
     atomic_write_json(rd.collected(ii), collected)
+    limit = float(ctx.cfg.label.max_failed_ratio)
+    if tasks and (not by_sys or len(failures) > limit * len(tasks)):
+        listing = "\n".join(f"  {f}" for f in failures[:20])
+        more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
+        raise RunError(
+            f"iter {ii}: {len(failures)} of {len(tasks)} labels failed (more than "
+            f"label.max_failed_ratio={limit:g}); the {added} that converged are kept in "
+            f"{rd.fp(ii)}/data.*:\n{listing}{more}\nFix the labeler settings, remove the "
+            f"failed tasks' {OUTCOME_FILE} to label them again, and run the same command.")
     return collected

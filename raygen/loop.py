@@ -109,7 +109,7 @@ class ConcurrentLearning:
         self.rundir.root.mkdir(parents=True, exist_ok=True)
         setup_logging(self.rundir.log)
         ii, jj = resume_point(self.rundir.record, len(STEPS))
-        if jj == 0 and self.job_index(ii) is None and self.finished():
+        if self.job_index(ii) is None and self.finished():
             log.info("run already finished (%d iterations); final models in %s\n%s", ii,
                      self.rundir.models, format_table(self.summaries(ii)))
             return self.summaries(ii)

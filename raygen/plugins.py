@@ -14,6 +14,8 @@ from raygen.strenum import vocabulary
 
 LABELERS: dict[str, str] = {
     "emt": "raygen.labelers.emt:EmtLabeler",
+    "cp2k": "raygen.labelers.cp2k:Cp2kLabeler",
+    "gpaw": "raygen.labelers.gpaw:GpawLabeler",
 }
 
 ENGINES: dict[str, str] = {

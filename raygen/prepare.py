@@ -5,7 +5,11 @@
 - ``init/confs/<system>/conf.NNN.extxyz`` — its ``n_confs`` randomly perturbed
   copies, the starting points of every MD task of that system;
 - ``init/data.<system>/`` — labelled frames of short MD runs from scaled and
-  perturbed copies (only when ``init.data`` is empty).
+  perturbed copies (only when ``init.data`` is empty). With a labeler that has
+  an ASE calculator in raygen's Python (EMT) the MD runs here; with one that runs
+  as a program (CP2K, GPAW, ...) the scaled and perturbed frames themselves are
+  labelled, each a labelling task of its own (``init/label.<system>/task.*``),
+  so a whole run can be first-principles from its first frame.
 
 Each file is written atomically and skipped when present, so a restart never
 redoes this work. The relaxations and MD runs are Ray tasks.
@@ -21,10 +25,12 @@ import ray
 from ase import Atoms
 from ase.io import read, write
 
+from raygen.actors.labeling import label_frame_task, read_outcome
 from raygen.atomic import atomic_write, atomic_write_text, replace_dir
-from raygen.cluster import get
+from raygen.cluster import bounded, get
 from raygen.config import RaygenConfig
 from raygen.dataset import deepmd_systems, init_md_frames, write_deepmd_npy
+from raygen.errors import RunError
 from raygen.labelers import make_labeler
 from raygen.structures import build_system, perturb, relax, scale_cell
 from raygen.workdir import RunDir
@@ -75,28 +81,60 @@ def prepare_confs(cfg: RaygenConfig, rundir: RunDir) -> dict[int, list[Path]]:
     return confs
 
 
+def _label_starts(cfg: RaygenConfig, rundir: RunDir, name: str, starts: list[Atoms]) -> list:
+    """Label the starting frames of ``name`` as labelling tasks (each durable: a
+    restart labels only what is not done); the converged ones."""
+    res = cfg.cluster.labeler
+    remote = label_frame_task.options(num_cpus=res.num_cpus, num_gpus=res.num_gpus,
+                                      max_retries=cfg.label.max_retries)
+    todo = [k for k in range(len(starts))
+            if read_outcome(rundir.init_label_task(name, k)) is None]
+
+    def submit(k):
+        return remote.remote(cfg.label, starts[k], str(rundir.init_label_task(name, k)),
+                             int(cfg.cluster.threads_per_worker), max(1, int(res.num_cpus)))
+
+    for k, outcome in bounded(submit, todo, max_in_flight=max(1, res.count) * 2):
+        if not outcome.usable:
+            log.warning("initial data %s task %d: %s %s", name, k, outcome.status.value,
+                        outcome.message)
+    outcomes = [read_outcome(rundir.init_label_task(name, k)) for k in range(len(starts))]
+    frames = [o.atoms for o in outcomes if o is not None and o.usable]
+    if not frames:
+        first = next((o for o in outcomes if o is not None), None)
+        raise RunError(f"initial data of {name}: none of {len(starts)} frames was labelled"
+                       + (f"; {first.status.value}: {first.message}" if first else "")
+                       + f" (see {rundir.init_label_task(name, 0).parent})")
+    return frames
+
+
 def prepare_init_data(cfg: RaygenConfig, rundir: RunDir) -> list[Path]:
     """deepmd/npy systems of the initial data: given, or made here."""
     if cfg.init.data:
         return [p for d in cfg.init.data for p in deepmd_systems(Path(d))]
     by_name = {s.name: i for i, s in enumerate(cfg.systems)}
     opts = {"num_cpus": cfg.cluster.labeler.num_cpus}
+    run_md = make_labeler(cfg.label).reference_calculator() is not None
     jobs = {}
     for name in cfg.init.systems:
         if rundir.init_data_done(name).exists():
             continue
         relaxed = read(rundir.relaxed(name))
         rng = np.random.default_rng([by_name[name], 11])
-        refs = []
-        for scale in cfg.init.scales:
-            for _ in range(cfg.init.n_perturb):
-                start = perturb(scale_cell(relaxed, scale), rng, cfg.init.atom_pert,
-                                cfg.init.cell_pert)
-                refs.append(init_md_task.options(**opts).remote(
-                    start, cfg.label, cfg.init, seed=len(refs) + 1000 * by_name[name]))
-        jobs[name] = refs
+        starts = [perturb(scale_cell(relaxed, scale), rng, cfg.init.atom_pert,
+                          cfg.init.cell_pert)
+                  for scale in cfg.init.scales for _ in range(cfg.init.n_perturb)]
+        if run_md:
+            jobs[name] = [init_md_task.options(**opts).remote(
+                start, cfg.label, cfg.init, seed=k + 1000 * by_name[name])
+                for k, start in enumerate(starts)]
+        else:
+            jobs[name] = starts
     for name, refs in jobs.items():
-        frames = [a for chunk in get(refs) for a in chunk]
+        if run_md:
+            frames = [a for chunk in get(refs) for a in chunk]
+        else:
+            frames = _label_starts(cfg, rundir, name, refs)
         replace_dir(rundir.init_data(name),
                     lambda tmp, frames=frames: write_deepmd_npy(frames, list(cfg.type_map), tmp))
         atomic_write_text(rundir.init_data_done(name), f"{len(frames)}\n")

@@ -69,6 +69,8 @@ def _check_schema(cfg, add) -> bool:
 
 def _unknown_keys(node, prefix: str):
     """Keys of ``node`` that its dataclass does not declare, recursively."""
+    if node is None or (OmegaConf.is_config(node) and node._is_none()):
+        return
     if OmegaConf.is_list(node):
         for k, item in enumerate(node):
             yield from _unknown_keys(item, f"{prefix}[{k}]")
@@ -299,9 +301,46 @@ def _check_label(cfg, add) -> None:
         add(f"label.timeout: must be > 0 s or null, got {cfg.label.timeout}")
     if cfg.label.max_retries < 0:
         add(f"label.max_retries: must be >= 0, got {cfg.label.max_retries}")
-    if not cfg.init.data and make_labeler(cfg.label).reference_calculator() is None:
-        add(f"init.data: labeler {cfg.label.name!r} has no ASE calculator to make initial "
-            "data with; give init.data (deepmd/npy)")
+    if not 0 <= cfg.label.max_failed_ratio <= 1:
+        add(f"label.max_failed_ratio: must be in [0, 1], got {cfg.label.max_failed_ratio}")
+    _check_external_labeler(cfg, add)
+    if make_labeler(cfg.label).reference_calculator() is None:
+        # the code runs as a program: no relaxation or MD with it inside raygen
+        if not cfg.init.data and cfg.init.md_steps > 0:
+            add(f"init.md_steps: labeler {cfg.label.name!r} runs as a program, so raygen "
+                "cannot run MD with it; set init.md_steps=0 (the scaled and perturbed "
+                "frames are labelled) or give init.data")
+        for i, s in enumerate(cfg.systems):
+            if s.relax:
+                add(f"systems[{i}].relax: labeler {cfg.label.name!r} runs as a program, so "
+                    "raygen cannot relax with it; set relax=false and give the lattice "
+                    "constant of the level of theory")
+
+
+def _check_external_labeler(cfg, add) -> None:
+    """The code's command can start and its template exists (on a local run; on a
+    cluster the program may live on the worker nodes only)."""
+    import shlex
+    import shutil
+
+    command = getattr(cfg.label, "command", None)
+    if command is None:
+        return
+    try:
+        words = shlex.split(command.replace("{cpus}", "1"))
+    except ValueError as err:
+        add(f"label.command: {err}")
+        return
+    if not words:
+        add("label.command: is empty; give the command that runs the code")
+    elif cfg.cluster.address is None and shutil.which(words[0]) is None:
+        add(f"label.command: {words[0]!r} is not an executable on this machine's PATH; "
+            "install the code or point label.command at it")
+    if "{" in command.replace("{cpus}", ""):
+        add(f"label.command: unknown placeholder in {command!r}; only {{cpus}} is filled in")
+    template = getattr(cfg.label, "template", None)
+    if template and not Path(template).is_file():
+        add(f"label.template: file {template} does not exist")
 
 
 def _check_cluster(cfg, add) -> None:

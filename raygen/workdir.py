@@ -86,6 +86,10 @@ class RunDir:
     def init_data_done(self, system: str) -> Path:
         return self.init_data(system) / "done"
 
+    def init_label_task(self, system: str, k: int) -> Path:
+        """Labelling task ``k`` of a system's initial frames (labelers run as programs)."""
+        return self.init / f"label.{_component(system)}" / f"task.{k:06d}"
+
     def confs(self, system: str) -> Path:
         return self.init / "confs" / _component(system)
 

@@ -183,3 +183,45 @@ def test_relative_paths_resolve_against_the_start_directory(tmp_path, monkeypatc
     cfg = cfg_with("+exp=cu", "init.data=[data]", "workdir=run")
     resolve_paths(cfg)
     assert cfg.init.data == [str(tmp_path / "data")] and cfg.workdir == str(tmp_path / "run")
+
+
+def test_yaml_syntax_error_in_a_user_experiment_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "conf" / "exp").mkdir(parents=True)
+    (tmp_path / "conf" / "exp" / "mine.yaml").write_text(
+        "# @package _global_\nworkdir: x\nsystems: [ {name: a\n")
+    proc = subprocess.run([sys.executable, "-m", "raygen", "--config-dir",
+                           str(tmp_path / "conf"), "+exp=mine"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "mine.yaml: line 4, column 1: YAML syntax error" in proc.stderr
+
+
+def test_help_shows_raygen_usage_not_schema_names():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "raygen", "--help"], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert "Usage: python -m raygen +exp=<experiment>" in out
+    assert "schema" not in out and "label=emt" in out
+
+
+def test_external_labelers_are_checked_before_work():
+    msg = problems("label=cp2k", "label.command='no_such_cp2k -i input.inp'",
+                   "label.template=/no/such/template.inp", "label.max_failed_ratio=1.5")
+    assert "label.command: 'no_such_cp2k' is not an executable" in msg
+    assert "label.template: file /no/such/template.inp does not exist" in msg
+    assert "label.max_failed_ratio: must be in [0, 1]" in msg
+    # a program cannot relax structures or run the initial MD inside raygen
+    assert "systems[0].relax: labeler 'cp2k' runs as a program" in msg
+    assert "init.md_steps: labeler 'cp2k' runs as a program" in msg
+
+
+def test_labeler_keys_belong_to_their_labeler():
+    cfg = cfg_with("+exp=cu", "label=cp2k", "label.cutoff=500", "label.kpoints=[2,2,2]")
+    assert cfg.label.cutoff == 500 and list(cfg.label.kpoints) == [2, 2, 2]
+    with pytest.raises(ConfigCompositionException):
+        cfg_with("+exp=cu", "label=cp2k", "label.ecut=400")  # a GPAW key

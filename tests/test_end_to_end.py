@@ -241,16 +241,18 @@ def test_killed_workers_do_not_hang_the_run(tmp_path):
 
 
 def test_a_run_whose_md_all_fails_is_an_error_with_the_reason(tmp_path):
-    """Every MD task loses its atoms (absurd temperature): the run stops with exit 1
-    and says why, instead of finishing with nothing done. numb_steps=150 (not a
-    multiple of disp_freq) trains and freezes on the way."""
+    """Every MD task stops with a LAMMPS error (a 30 Å neighbor skin overflows its
+    neighbor lists): the run stops with exit 1 and says why, instead of finishing
+    with nothing done. numb_steps=150 (not a multiple of disp_freq) trains and
+    freezes on the way."""
     run = tmp_path / "run"
-    proc = subprocess.run(raygen_cmd(run, "train.numb_steps=150", "explore.jobs.0.temps=[1e7]",
-                                     "explore.jobs.0.nsteps=100"),
+    proc = subprocess.run(raygen_cmd(run, "max_iter=1", "train.numb_steps=150",
+                                     "explore.neigh_skin=30"),
                           cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
                           timeout=900)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "raygen: iter 0: all 4 MD tasks failed; task.000.000000:" in proc.stderr
+    assert "Neighbor list overflow" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert "Traceback" in (run / "raygen.log").read_text()
     assert len(list(run.glob("iter.000000/00.train/graph.*.pb"))) == 4

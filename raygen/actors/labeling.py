@@ -4,11 +4,18 @@ A task writes the labeler's inputs in its directory, runs the code, judges the
 output and writes ``labeled.extxyz`` (converged results only) and then
 ``outcome.json``, the durable mark that the frame is done: a restarted run
 reads it back instead of labelling again.
+
+Inside the task, a crashed or timed-out calculation is tried again (up to
+``label.max_retries``), and one whose SCF did not converge is tried once more with
+``label.fallback`` when the user gave fallback settings; each earlier attempt's
+files are kept in ``attempt.N/`` and listed in ``outcome.json``. A worker that dies
+(kill -9, a lost node) is Ray's to retry: the task is simply run again.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import ray
@@ -17,8 +24,8 @@ from ase.io import read, write
 
 from raygen.actors.threads import set_threads
 from raygen.atomic import atomic_write, atomic_write_json
-from raygen.labelers import LabelOutcome, LabelStatus, make_labeler
-from raygen.workdir import LABELED_FILE, OUTCOME_FILE
+from raygen.labelers import TRANSIENT, LabelOutcome, LabelStatus, make_labeler
+from raygen.workdir import FRAME_FILE, LABELED_FILE, OUTCOME_FILE
 
 
 def read_outcome(task_dir: Path) -> LabelOutcome | None:
@@ -30,23 +37,49 @@ def read_outcome(task_dir: Path) -> LabelOutcome | None:
     status = LabelStatus(rec["status"])
     atoms = read(task_dir / LABELED_FILE) if status is LabelStatus.CONVERGED else None
     return LabelOutcome(status, atoms=atoms, message=rec.get("message", ""),
-                        wall_time=rec.get("wall_time", 0.0))
+                        wall_time=rec.get("wall_time", 0.0), attempts=rec.get("attempts", []))
 
 
-def label_frame(label_cfg, atoms: Atoms, task_dir: str, threads: int = 1) -> LabelOutcome:
-    """Label one frame in ``task_dir`` (skipped when already done)."""
+def _set_aside(task_dir: Path, k: int) -> None:
+    """Move attempt ``k``'s files (all but the frame) into ``attempt.k/``."""
+    keep = task_dir / f"attempt.{k}"
+    keep.mkdir(exist_ok=True)
+    for p in task_dir.iterdir():
+        if p.name != FRAME_FILE and not p.name.startswith("attempt."):
+            shutil.move(str(p), keep / p.name)
+
+
+def label_frame(label_cfg, atoms: Atoms, task_dir: str, threads: int = 1,
+                cpus: int = 1) -> LabelOutcome:
+    """Label one frame in ``task_dir`` on ``cpus`` cores (skipped when already done)."""
     tdir = Path(task_dir)
     done = read_outcome(tdir)
     if done is not None:
         return done
     set_threads(threads)
-    outcome = make_labeler(label_cfg).label(atoms, tdir)
+    fallback = dict(getattr(label_cfg, "fallback", None) or {})
+    retries_left, used_fallback, extra = int(label_cfg.max_retries), False, None
+    attempts: list[dict] = []
+    while True:
+        outcome = make_labeler(label_cfg).label(atoms, tdir, cpus=cpus, extra=extra)
+        attempts.append({"status": outcome.status.value, "message": outcome.message,
+                         "wall_time": outcome.wall_time, "fallback": used_fallback})
+        if outcome.status in TRANSIENT and retries_left > 0:
+            retries_left -= 1
+        elif (outcome.status is LabelStatus.SCF_UNCONVERGED and fallback
+              and not used_fallback):
+            used_fallback, extra = True, fallback
+        else:
+            break
+        _set_aside(tdir, len(attempts))
+    outcome.attempts = attempts
     if outcome.usable:
         atomic_write(tdir / LABELED_FILE,
                      lambda tmp: write(tmp, outcome.atoms, format="extxyz"))
     atomic_write_json(tdir / OUTCOME_FILE, {"status": outcome.status.value,
                                             "message": outcome.message,
-                                            "wall_time": outcome.wall_time})
+                                            "wall_time": sum(a["wall_time"] for a in attempts),
+                                            "attempts": attempts})
     return outcome
 
 

@@ -6,7 +6,7 @@ The registry is :data:`raygen.plugins.LABELERS`; the interface is
 
 from __future__ import annotations
 
-from raygen.labelers.base import Labeler, LabelOutcome, LabelStatus, TransientLabelError
+from raygen.labelers.base import TRANSIENT, Labeler, LabelOutcome, LabelStatus, TransientLabelError
 from raygen.plugins import LABELERS, load
 
 
@@ -19,5 +19,5 @@ def make_labeler(cfg) -> Labeler:
     return labeler_class(cfg.name)(cfg)
 
 
-__all__ = ["Labeler", "LabelOutcome", "LabelStatus", "TransientLabelError",
+__all__ = ["TRANSIENT", "Labeler", "LabelOutcome", "LabelStatus", "TransientLabelError",
            "labeler_class", "make_labeler"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -32,6 +32,12 @@ class LabelStatus(str, Enum):
     SCF_UNCONVERGED = "scf_unconverged"
     CRASHED = "crashed"
     TIMEOUT = "timeout"
+    UNPARSABLE = "unparsable"
+
+
+# Failures worth another try of the same settings (a node, a license, a time limit);
+# an unconverged SCF is tried again only with the user's fallback settings.
+TRANSIENT = (LabelStatus.CRASHED, LabelStatus.TIMEOUT)
 
 
 class TransientLabelError(RuntimeError):
@@ -47,6 +53,7 @@ class LabelOutcome:
     atoms: Optional[Atoms] = None
     message: str = ""
     wall_time: float = 0.0
+    attempts: list = field(default_factory=list)
 
     @property
     def usable(self) -> bool:
@@ -68,10 +75,12 @@ class Labeler(abc.ABC):
         self.cfg = cfg
 
     @abc.abstractmethod
-    def write_inputs(self, atoms: Atoms, task_dir: Path) -> None: ...
+    def write_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict] = None) -> None:
+        """``extra``: settings that override the config (a retry's fallback)."""
 
     @abc.abstractmethod
-    def execute(self, task_dir: Path, timeout: Optional[float]) -> None: ...
+    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1) -> None:
+        """Run the code on ``cpus`` cores, for at most ``timeout`` seconds."""
 
     @abc.abstractmethod
     def parse(self, task_dir: Path) -> LabelOutcome: ...
@@ -84,15 +93,16 @@ class Labeler(abc.ABC):
         """
         return None
 
-    def label(self, atoms: Atoms, task_dir: Path) -> LabelOutcome:
+    def label(self, atoms: Atoms, task_dir: Path, cpus: int = 1,
+              extra: Optional[dict] = None) -> LabelOutcome:
         """The three steps in order, timed; a crash becomes a ``CRASHED`` outcome,
         a :class:`TransientLabelError` propagates so Ray retries the task."""
         task_dir = Path(task_dir)
         task_dir.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         try:
-            self.write_inputs(atoms, task_dir)
-            self.execute(task_dir, self.cfg.timeout)
+            self.write_inputs(atoms, task_dir, extra)
+            self.execute(task_dir, self.cfg.timeout, cpus)
             outcome = self.parse(task_dir)
         except TransientLabelError:
             raise

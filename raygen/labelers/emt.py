@@ -37,12 +37,12 @@ class EmtLabeler(Labeler):
     name = "emt"
     config_class = EmtLabelConfig
 
-    def write_inputs(self, atoms, task_dir: Path) -> None:
+    def write_inputs(self, atoms, task_dir: Path, extra: Optional[dict] = None) -> None:
         clean = atoms.copy()
         clean.calc = None
         write(task_dir / INPUT, clean, format="extxyz")
 
-    def execute(self, task_dir: Path, timeout: Optional[float]) -> None:
+    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1) -> None:
         atoms = read(task_dir / INPUT, format="extxyz")
         atoms.calc = self.reference_calculator()
         atoms.get_potential_energy()

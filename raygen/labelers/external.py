@@ -1,0 +1,180 @@
+"""Running an external first-principles code: the command, its cores, its time limit.
+
+Plain functions used by the labelers of external codes (CP2K, Quantum ESPRESSO,
+GPAW, ...). A code runs in its task directory with its stdout and stderr kept
+there, ``OMP_NUM_THREADS`` set, and the task's cores filled into the command
+(``mpirun -np {cpus} cp2k.psmp -i input.inp``). A time limit kills the code's whole
+process tree (its own process group), so nothing is left running.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+import shlex
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+from ase import Atoms
+
+from raygen.config import LabelConfig
+from raygen.labelers.base import Labeler, LabelOutcome, LabelStatus
+
+STDOUT = "stdout.log"
+STDERR = "stderr.log"
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What running the code gave: its exit code and wall time."""
+
+    returncode: int
+    wall_s: float
+
+
+class CodeTimeout(TimeoutError):
+    """The code ran past its time limit and was killed with its process tree."""
+
+
+def format_command(template: str, cpus: int, **fields: str) -> list[str]:
+    """The command line of ``template`` with ``{cpus}`` (and ``fields``) filled in."""
+    try:
+        text = template.format(cpus=cpus, **fields)
+    except (KeyError, IndexError) as err:
+        raise ValueError(f"command {template!r}: unknown placeholder {err}; "
+                         f"known: cpus, {', '.join(fields)}") from None
+    return shlex.split(text)
+
+
+def omp_threads(template: str, cpus: int) -> int:
+    """OpenMP threads per process: 1 when the command starts ``{cpus}`` MPI ranks
+    (they take the cores), else all the task's cores."""
+    return 1 if "{cpus}" in template else max(1, cpus)
+
+
+def run_code(cmd: list[str], task_dir: Path, threads: int, timeout: Optional[float],
+             env: Optional[dict] = None) -> Execution:
+    """Run ``cmd`` in ``task_dir`` with ``OMP_NUM_THREADS=threads``; stdout and
+    stderr to ``stdout.log``/``stderr.log`` there.
+
+    Raises :class:`CodeTimeout` after ``timeout`` seconds, once the whole process
+    group (the code, its MPI ranks, their children) is gone.
+    """
+    task_dir = Path(task_dir)
+    full_env = {**os.environ, **(env or {}), "OMP_NUM_THREADS": str(threads)}
+    start = time.perf_counter()
+    with open(task_dir / STDOUT, "wb") as out, open(task_dir / STDERR, "wb") as err:
+        proc = subprocess.Popen(cmd, cwd=task_dir, stdout=out, stderr=err, env=full_env,
+                                start_new_session=True)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            raise CodeTimeout(f"{cmd[0]} ran past its time limit of {timeout:g} s and was "
+                              "killed with its child processes") from None
+        except BaseException:
+            kill_group(proc)
+            raise
+    return Execution(code, time.perf_counter() - start)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group, then SIGKILL what is left; reap the leader."""
+    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # the leader is gone; make sure no member of its group survives it
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        break
+
+
+def tail(path: Path, lines: int = 8) -> str:
+    """The last ``lines`` lines of a text file ('' if it does not exist)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def kpoint_grid(cell: np.ndarray, kspacing: float) -> list[int]:
+    """Monkhorst-Pack divisions for a k-point spacing (1/Å, VASP's KSPACING
+    convention: reciprocal vectors with the 2π): ``ceil(|b_i| / kspacing)``."""
+    recip = 2 * np.pi * np.linalg.inv(np.asarray(cell, dtype=float)).T
+    return [max(1, int(np.ceil(np.linalg.norm(b) / kspacing - 1e-9))) for b in recip]
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``base`` with ``override`` merged in (nested dicts merged, the rest replaced)."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass
+class ExternalLabelConfig(LabelConfig):
+    """Keys every external code shares: the ``command`` (``{cpus}`` is replaced by
+    the task's cores, ``cluster.labeler.num_cpus``), the user's own input
+    ``template`` (raygen fills in the structure), the ``fallback`` settings a frame
+    whose SCF did not converge is tried once more with (the code's own keys, e.g.
+    more SCF steps, smaller mixing), and ``omp_threads`` (null: 1 when the command
+    starts ``{cpus}`` MPI ranks, else all the task's cores)."""
+
+    command: str = ""
+    template: Optional[str] = None
+    fallback: dict[str, Any] = field(default_factory=dict)
+    omp_threads: Optional[int] = None
+
+
+class ExternalLabeler(Labeler):
+    """A code run as a program: subclasses write its inputs, judge its output and
+    read the label; running it (cores, threads, time limit, logs) is done here."""
+
+    def write_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict] = None) -> None:
+        self._atoms = atoms
+        self.write_code_inputs(atoms, task_dir, extra)
+
+    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1) -> None:
+        cmd = format_command(self.cfg.command, cpus)
+        threads = self.cfg.omp_threads or omp_threads(self.cfg.command, cpus)
+        self._returncode = run_code(cmd, task_dir, threads, timeout).returncode
+
+    def parse(self, task_dir: Path) -> LabelOutcome:
+        outcome = self.judge(task_dir, self._returncode)
+        if outcome.status is LabelStatus.CONVERGED:
+            try:
+                outcome.atoms = self.read_label(task_dir, self._atoms)
+            except Exception as err:  # noqa: BLE001 - a reader's failure is the output's
+                return LabelOutcome(LabelStatus.UNPARSABLE,
+                                    message=f"{type(err).__name__}: {err}")
+        return outcome
+
+    @abc.abstractmethod
+    def write_code_inputs(self, atoms: Atoms, task_dir: Path,
+                          extra: Optional[dict]) -> None: ...
+
+    @abc.abstractmethod
+    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
+        """converged / scf_unconverged / crashed / unparsable, from the output."""
+
+    @abc.abstractmethod
+    def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
+        """``atoms`` with the energy, forces and stress of a converged run."""
