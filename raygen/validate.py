@@ -307,12 +307,12 @@ def _check_label(cfg, add) -> None:
     if make_labeler(cfg.label).reference_calculator() is None:
         # the code runs as a program: no relaxation or MD with it inside raygen
         if not cfg.init.data and cfg.init.md_steps > 0:
-            add(f"init.md_steps: labeler {cfg.label.name!r} runs as a program, so raygen "
+            add(f"init.md_steps: labeler '{cfg.label.name}' runs as a program, so raygen "
                 "cannot run MD with it; set init.md_steps=0 (the scaled and perturbed "
                 "frames are labelled) or give init.data")
         for i, s in enumerate(cfg.systems):
             if s.relax:
-                add(f"systems[{i}].relax: labeler {cfg.label.name!r} runs as a program, so "
+                add(f"systems[{i}].relax: labeler '{cfg.label.name}' runs as a program, so "
                     "raygen cannot relax with it; set relax=false and give the lattice "
                     "constant of the level of theory")
 
