@@ -31,6 +31,7 @@ from raygen.atomic import atomic_write_json, atomic_write_text
 from raygen.cluster import connect
 from raygen.config import RaygenConfig
 from raygen.context import RunContext
+from raygen.lock import RunLock
 from raygen.prepare import prepare_confs, prepare_init_data
 from raygen.record import record_step, resume_point
 from raygen.report.summary import format_table, iteration_summary
@@ -108,6 +109,10 @@ class ConcurrentLearning:
     def run(self) -> list[dict]:
         self.rundir.root.mkdir(parents=True, exist_ok=True)
         setup_logging(self.rundir.log)
+        with RunLock(self.rundir.root):
+            return self._run_locked()
+
+    def _run_locked(self) -> list[dict]:
         ii, jj = resume_point(self.rundir.record, len(STEPS))
         if self.job_index(ii) is None and self.finished():
             log.info("run already finished (%d iterations); final models in %s\n%s", ii,

@@ -256,3 +256,26 @@ def test_a_run_whose_md_all_fails_is_an_error_with_the_reason(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "Traceback" in (run / "raygen.log").read_text()
     assert len(list(run.glob("iter.000000/00.train/graph.*.pb"))) == 4
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists() or subprocess.run(
+    ["/usr/bin/python3", "-c", "import gpaw"], capture_output=True).returncode != 0,
+    reason="GPAW (Debian's gpaw, gpaw-data) is installed by .ci/run")
+def test_two_iterations_with_real_dft_from_the_first_frame(tmp_path):
+    """cu_dft, trimmed: initial data, then two iterations of labels, all by GPAW."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "raygen", "+exp=cu_dft", f"workdir={run}", "progress=false",
+           "max_iter=2", "init.systems=[fcc,bcc]", "init.scales=[1.0,0.96]", "init.n_perturb=2",
+           "train.numb_steps=300", "train.init_model_numb_steps=200", "select.fp_task_max=2",
+           "explore.jobs.0.temps=[600]", "explore.jobs.1.temps=[600]"]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env_for(tmp_path), capture_output=True,
+                          text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert count_frames(deepmd_systems(run / "init")) == 8
+    for ii in range(2):
+        summary = json.loads((run / f"iter.{ii:06d}/summary.json").read_text())
+        labelled = count_frames(deepmd_systems(run / f"iter.{ii:06d}/02.fp"))
+        assert labelled == summary["labels_added"] == summary["label_status"].get("converged", 0)
+        for t in (run / f"iter.{ii:06d}/02.fp").glob("task.*"):
+            assert (t / "gpaw.txt").exists() and (t / "outcome.json").exists()
+    assert len(list((run / "models").glob("graph.*.pb"))) == 4
