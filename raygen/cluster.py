@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Optional
@@ -15,10 +16,32 @@ from raygen.errors import RunError
 log = logging.getLogger("raygen")
 
 
+def probe_address(address: str, timeout: float = 10.0) -> None:
+    """Fail fast (RunError naming the key) when nothing listens at ``host:port``:
+    ``ray.init`` itself keeps retrying for minutes. ``auto`` is left to Ray, which
+    answers at once when no cluster runs on this node."""
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host:
+        host, port = hostport, "6379"
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except (OSError, ValueError) as err:
+        raise RunError(f"cluster.address={address}: nothing answers at {host}:{port} "
+                       f"({err.strerror if isinstance(err, OSError) and err.strerror else err}); "
+                       "start the Ray head there (`ray start --head`), or leave "
+                       "cluster.address null to run on this machine") from None
+
+
 def connect(cluster) -> bool:
     """Connect to ``cluster.address`` or start a local Ray; True if we started it."""
     if ray.is_initialized():
         return False
+    if cluster.address:
+        probe_address(str(cluster.address))
     try:
         if cluster.address:
             ray.init(address=cluster.address, log_to_driver=False)

@@ -225,3 +225,38 @@ def test_labeler_keys_belong_to_their_labeler():
     assert cfg.label.cutoff == 500 and list(cfg.label.kpoints) == [2, 2, 2]
     with pytest.raises(ConfigCompositionException):
         cfg_with("+exp=cu", "label=cp2k", "label.ecut=400")  # a GPAW key
+
+
+def test_unreachable_cluster_address_is_one_line_and_fast(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.time()
+    proc = subprocess.run([sys.executable, "-m", "raygen", "+exp=cu_smoke",
+                           f"workdir={tmp_path}/run", f"cluster.address=127.0.0.1:{port}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1 and time.time() - start < 60
+    assert f"raygen: cluster.address=127.0.0.1:{port}: nothing answers" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_traversal_name_changes_nothing_outside_the_workdir(tmp_path):
+    import subprocess
+    import sys
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "sentinel").write_text("keep me")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    proc = subprocess.run([sys.executable, "-m", "raygen", "+exp=cu_smoke",
+                           f"workdir={tmp_path}/a/b/run", "systems.0.name=../../../../precious",
+                           "init.systems=[bcc]"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=120)
+    assert proc.returncode == 2 and "systems[0].name:" in proc.stderr
+    assert (precious / "sentinel").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
