@@ -32,7 +32,7 @@ from raygen.labelers.external import (
     ExternalLabelConfig,
     ExternalLabeler,
     deep_merge,
-    kpoint_grid,
+    kpoints_for,
     tail,
 )
 from raygen.plugins import LabelerName
@@ -119,8 +119,7 @@ def coord_lines(atoms: Atoms) -> list[str]:
 def input_tree(atoms: Atoms, cfg: Cp2kLabelConfig, extra: Optional[dict] = None) -> dict:
     """The whole input as a section tree: defaults, then ``cfg.overrides``, then
     ``extra`` (the fallback settings of a retry)."""
-    kpts = list(cfg.kpoints) if cfg.kpoints else (
-        kpoint_grid(atoms.cell.array, cfg.kspacing) if cfg.kspacing else None)
+    kpts = kpoints_for(atoms, cfg.kpoints, cfg.kspacing)
     scf: dict[str, Any] = {"MAX_SCF": cfg.max_scf, "EPS_SCF": f"{cfg.eps_scf:.3E}",
                            "MIXING": {"METHOD": "BROYDEN_MIXING", "ALPHA": cfg.mixing_alpha}}
     if cfg.smearing_temperature is not None:
@@ -134,7 +133,7 @@ def input_tree(atoms: Atoms, cfg: Cp2kLabelConfig, extra: Optional[dict] = None)
         "SCF": scf,
         "XC": {"XC_FUNCTIONAL": {"_": cfg.xc}},
     }
-    if kpts and kpts != [1, 1, 1]:
+    if kpts != [1, 1, 1]:
         dft["KPOINTS"] = {"SCHEME": ["MONKHORST-PACK", *kpts]}
     tree = {
         "GLOBAL": {"PROJECT": "raygen", "RUN_TYPE": "ENERGY_FORCE", "PRINT_LEVEL": "MEDIUM"},

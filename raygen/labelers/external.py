@@ -118,6 +118,14 @@ def kpoint_grid(cell: np.ndarray, kspacing: float) -> list[int]:
     return [max(1, int(np.ceil(np.linalg.norm(b) / kspacing - 1e-9))) for b in recip]
 
 
+def kpoints_for(atoms: Atoms, kpoints, kspacing: Optional[float]) -> list[int]:
+    """The k-point grid a labeler config asks for: ``kpoints`` as given, else one
+    from ``kspacing``, else Γ only."""
+    if kpoints:
+        return [int(k) for k in kpoints]
+    return kpoint_grid(atoms.cell.array, kspacing) if kspacing else [1, 1, 1]
+
+
 def deep_merge(base: dict, override: dict) -> dict:
     """``base`` with ``override`` merged in (nested dicts merged, the rest replaced)."""
     out = dict(base)

@@ -29,7 +29,7 @@ from raygen.labelers.external import (
     ExternalLabelConfig,
     ExternalLabeler,
     deep_merge,
-    kpoint_grid,
+    kpoints_for,
     tail,
 )
 from raygen.plugins import LabelerName
@@ -88,8 +88,7 @@ class GpawLabelConfig(ExternalLabelConfig):
 
 def settings(atoms: Atoms, cfg: GpawLabelConfig, extra: Optional[dict] = None) -> dict:
     """``gpaw.json``: the typed keys, then ``extra`` (a retry's fallback settings)."""
-    kpts = list(cfg.kpoints) if cfg.kpoints else (
-        kpoint_grid(atoms.cell.array, cfg.kspacing) if cfg.kspacing else [1, 1, 1])
+    kpts = kpoints_for(atoms, cfg.kpoints, cfg.kspacing)
     p = {"ecut": cfg.ecut, "xc": cfg.xc, "kpts": kpts, "smearing": cfg.smearing,
          "maxiter": cfg.maxiter, "convergence": dict(cfg.convergence),
          "parameters": dict(cfg.parameters)}
