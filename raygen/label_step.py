@@ -25,14 +25,17 @@ from raygen.frames import row_to_atoms
 from raygen.labelers import TransientLabelError
 from raygen.report.progress import bar
 from raygen.selection.select import select_frames, write_selection_files
+from raygen.verify import set_aside_fp
 from raygen.workdir import FRAME_FILE, OUTCOME_FILE
 
 log = logging.getLogger("raygen")
 
 
 def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
-    """Select, write DP-GEN's candidate/rest files and one task dir per chosen frame."""
+    """Select, write DP-GEN's candidate/rest files and one task dir per chosen frame
+    (into a fresh ``02.fp``: labels of an earlier selection are kept aside)."""
     rd = ctx.rundir
+    set_aside_fp(ctx, ii)
     selection = select_frames(pq.read_table(rd.deviations(ii)), ctx.cfg.select, job, ii,
                               ctx.cfg.explore.model_devi_skip)
     write_selection_files(

@@ -33,11 +33,12 @@ from raygen.config import RaygenConfig
 from raygen.context import RunContext
 from raygen.lock import RunLock
 from raygen.prepare import prepare_confs, prepare_init_data
-from raygen.record import record_step, resume_point
+from raygen.record import record_step, resume_point, roll_back
 from raygen.report.summary import format_table, iteration_summary
 from raygen.schedule import job_of_iteration, stage_of
 from raygen.selection.convergence import IterationStats, stage_stopper
 from raygen.steps import STEPS, Step, phase_seconds, phase_steps
+from raygen.verify import first_inconsistent_step
 from raygen.workdir import RunDir
 
 log = logging.getLogger("raygen")
@@ -145,6 +146,13 @@ class ConcurrentLearning:
         log.info("prepared in %.1f s: %d systems, %d initial data systems",
                  time.perf_counter() - t0, len(self.ctx.confs), len(self.ctx.init_systems))
         ii, jj = resume_point(self.rundir.record, len(STEPS))
+        if jj > 0 and self.job_index(ii) is not None:
+            bad = first_inconsistent_step(self.ctx, ii, jj - 1, self.jobs[self.job_index(ii)])
+            if bad is not None:
+                log.warning("iteration %d: step %d (%s) and what follows run again",
+                            ii, bad, STEPS[bad].name)
+                roll_back(self.rundir.record, ii, bad)
+                jj = bad
         if (ii, jj) != (0, 0):
             log.info("resuming at iteration %d, step %d (%s)", ii, jj, STEPS[jj].name)
         while True:

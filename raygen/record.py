@@ -38,3 +38,17 @@ def resume_point(path: Path, n_steps: int) -> tuple[int, int]:
 
 def record_step(path: Path, ii: int, jj: int) -> None:
     append_line(Path(path), f"{ii} {jj}")
+
+
+def roll_back(path: Path, ii: int, jj: int) -> None:
+    """Forget step ``jj`` of iteration ``ii`` and everything after it (the record is
+    rewritten atomically, keeping every earlier line)."""
+    from raygen.atomic import atomic_write_text
+
+    keep = []
+    for line in Path(path).read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2 and all(p.isdigit() for p in parts) and \
+                (int(parts[0]), int(parts[1])) < (ii, jj):
+            keep.append(line)
+    atomic_write_text(Path(path), "".join(f"{ln}\n" for ln in keep))
