@@ -185,6 +185,11 @@ def test_sigterm_stops_the_run_promptly_and_cleanly(tmp_path):
                             stderr=open(tmp_path / "stderr.txt", "w"))
     train = run / "iter.000000" / "00.train"
     assert wait_for(lambda: any(train.glob("00*/lcurve.out")), proc)
+    # the same run started again while this one works in its directory: refused at once
+    second = subprocess.run(raygen_cmd(run, "max_iter=1"), cwd=tmp_path, env=env_for(tmp_path),
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 1, second.stderr[-2000:]
+    assert f"is in use by process {proc.pid} on host" in second.stderr
     proc.send_signal(signal.SIGTERM)  # the driver only, as scancel/Slurm would
     start = time.time()
     proc.wait(timeout=60)
