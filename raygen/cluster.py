@@ -59,6 +59,37 @@ def connect(cluster) -> bool:
     return True
 
 
+def _sees(path: str) -> tuple[bool, str]:
+    return os.path.exists(path), socket.gethostname()
+
+
+def nodes_missing(path: str) -> list[str]:
+    """Hosts of the cluster's live nodes on which ``path`` does not exist (one
+    zero-CPU task pinned to each node)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    task = ray.remote(num_cpus=0)(_sees)
+    refs = [task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(
+        n["NodeID"], soft=False)).remote(path) for n in ray.nodes() if n["Alive"]]
+    return sorted({host for ok, host in get(refs) if not ok})
+
+
+def check_shared_workdir(root) -> None:
+    """Every node must see the run directory at the same path (workers read and
+    write it): a probe file written here is looked for on each node."""
+    probe = os.path.join(str(root), f".raygen-probe-{os.getpid()}")
+    with open(probe, "w") as fh:
+        fh.write("raygen\n")
+    try:
+        missing = nodes_missing(probe)
+    finally:
+        os.unlink(probe)
+    if missing:
+        raise RunError(f"workdir {root} is not visible on {', '.join(missing)}: put the run "
+                       "directory on a filesystem every node mounts at the same path "
+                       "(workdir=/shared/...)")
+
+
 def actor_options(res) -> dict[str, Any]:
     """Ray options of one worker: its CPUs and GPUs (``num_gpus=1`` pins a GPU).
     A crashed actor is restarted once and its in-flight call retried."""

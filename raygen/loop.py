@@ -28,7 +28,7 @@ from omegaconf import OmegaConf
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from raygen.atomic import atomic_write_json, atomic_write_text
-from raygen.cluster import connect
+from raygen.cluster import check_shared_workdir, connect
 from raygen.config import RaygenConfig
 from raygen.context import RunContext
 from raygen.lock import RunLock
@@ -122,6 +122,8 @@ class ConcurrentLearning:
         # the resolved config of this (re)start, beside the results it produces
         atomic_write_text(self.rundir.config, OmegaConf.to_yaml(self.cfg, resolve=True))
         started = connect(self.cfg.cluster)
+        if self.cfg.cluster.address:
+            check_shared_workdir(self.rundir.root)
         previous = _sigterm_as_interrupt()  # after ray.init, which sets its own
         # log lines go through tqdm while progress bars are drawn, not across them
         console = logging.getLogger() if log.propagate else log
