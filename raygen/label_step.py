@@ -14,15 +14,13 @@ from typing import Optional
 import pyarrow.parquet as pq
 from ase.io import read, write
 
-from raygen.actors.labeling import label_frame_task, read_outcome
+from raygen.actors.labeling import label_tasks, read_outcome
 from raygen.atomic import atomic_write, atomic_write_json, replace_dir
-from raygen.cluster import bounded
 from raygen.config import ModelDeviJob
 from raygen.context import RunContext
 from raygen.dataset import write_deepmd_npy
 from raygen.errors import RunError
 from raygen.frames import row_to_atoms
-from raygen.labelers import TransientLabelError
 from raygen.report.progress import bar
 from raygen.selection.select import select_frames, write_selection_files
 from raygen.verify import set_aside_fp
@@ -88,20 +86,12 @@ def run_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None
              if not (rd.fp_task_dir(ii, t["fp_task"]) / OUTCOME_FILE).exists()]
     if not tasks:
         return
-    res, label = ctx.cfg.cluster.labeler, ctx.cfg.label
-    remote = label_frame_task.options(num_cpus=res.num_cpus, num_gpus=res.num_gpus,
-                                      max_retries=label.max_retries,
-                                      retry_exceptions=[TransientLabelError])
-
-    def submit(t):
-        fdir = rd.fp_task_dir(ii, t["fp_task"])
-        return remote.remote(label, read(fdir / FRAME_FILE), str(fdir), ctx.threads,
-                             max(1, int(res.num_cpus)))
-
     statuses: Counter = Counter()
-    # at most `count` tasks in flight per labeler slot, so results stream back
     with bar(len(tasks), f"iter {ii} label", ctx.progress) as pbar:
-        for t, outcome in bounded(submit, tasks, max_in_flight=max(1, res.count) * 2):
+        for t, outcome in label_tasks(
+                ctx.cfg.label, ctx.cfg.cluster.labeler, ctx.threads, tasks,
+                lambda t: rd.fp_task_dir(ii, t["fp_task"]),
+                lambda t: read(rd.fp_task_dir(ii, t["fp_task"]) / FRAME_FILE)):
             statuses[outcome.status.value] += 1
             for k, a in enumerate(outcome.attempts[:-1]):
                 log.warning("iter %d %s: attempt %d %s (%s); tried again%s", ii, t["fp_task"],

@@ -25,9 +25,9 @@ import ray
 from ase import Atoms
 from ase.io import read, write
 
-from raygen.actors.labeling import label_frame_task, read_outcome
+from raygen.actors.labeling import label_tasks, read_outcome
 from raygen.atomic import atomic_write, atomic_write_text, replace_dir
-from raygen.cluster import bounded, get
+from raygen.cluster import get
 from raygen.config import RaygenConfig
 from raygen.dataset import deepmd_systems, init_md_frames, write_deepmd_npy
 from raygen.errors import RunError
@@ -84,17 +84,12 @@ def prepare_confs(cfg: RaygenConfig, rundir: RunDir) -> dict[int, list[Path]]:
 def _label_starts(cfg: RaygenConfig, rundir: RunDir, name: str, starts: list[Atoms]) -> list:
     """Label the starting frames of ``name`` as labelling tasks (each durable: a
     restart labels only what is not done); the converged ones."""
-    res = cfg.cluster.labeler
-    remote = label_frame_task.options(num_cpus=res.num_cpus, num_gpus=res.num_gpus,
-                                      max_retries=cfg.label.max_retries)
     todo = [k for k in range(len(starts))
             if read_outcome(rundir.init_label_task(name, k)) is None]
-
-    def submit(k):
-        return remote.remote(cfg.label, starts[k], str(rundir.init_label_task(name, k)),
-                             int(cfg.cluster.threads_per_worker), max(1, int(res.num_cpus)))
-
-    for k, outcome in bounded(submit, todo, max_in_flight=max(1, res.count) * 2):
+    for k, outcome in label_tasks(cfg.label, cfg.cluster.labeler,
+                                  int(cfg.cluster.threads_per_worker), todo,
+                                  lambda k: rundir.init_label_task(name, k),
+                                  lambda k: starts[k]):
         if not outcome.usable:
             log.warning("initial data %s task %d: %s %s", name, k, outcome.status.value,
                         outcome.message)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import ray
@@ -24,7 +25,8 @@ from ase.io import read, write
 
 from raygen.actors.threads import set_threads
 from raygen.atomic import atomic_write, atomic_write_json
-from raygen.labelers import TRANSIENT, LabelOutcome, LabelStatus, make_labeler
+from raygen.cluster import bounded
+from raygen.labelers import TRANSIENT, LabelOutcome, LabelStatus, TransientLabelError, make_labeler
 from raygen.workdir import FRAME_FILE, LABELED_FILE, OUTCOME_FILE
 
 
@@ -84,3 +86,20 @@ def label_frame(label_cfg, atoms: Atoms, task_dir: str, threads: int = 1,
 
 
 label_frame_task = ray.remote(label_frame)
+
+
+def label_tasks(label_cfg, res, threads: int, todo: Iterable, task_dir_of: Callable,
+                atoms_of: Callable) -> Iterator[tuple]:
+    """Label each item of ``todo`` as a Ray task on ``res.num_cpus`` cores (its frame
+    from ``atoms_of(item)``, in ``task_dir_of(item)``), at most ``2 * res.count`` in
+    flight so results stream back; yield (item, outcome) as each finishes. A lost
+    worker or a :class:`TransientLabelError` is Ray's to retry."""
+    remote = label_frame_task.options(num_cpus=res.num_cpus, num_gpus=res.num_gpus,
+                                      max_retries=label_cfg.max_retries,
+                                      retry_exceptions=[TransientLabelError])
+
+    def submit(item):
+        return remote.remote(label_cfg, atoms_of(item), str(task_dir_of(item)), threads,
+                             max(1, int(res.num_cpus)))
+
+    yield from bounded(submit, todo, max_in_flight=max(1, res.count) * 2)
