@@ -19,7 +19,6 @@ import time
 from collections import Counter, deque
 from typing import Optional
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import ray
@@ -34,7 +33,7 @@ from raygen.context import RunContext
 from raygen.deviation import read_model_devi, write_model_devi
 from raygen.engines import make_engine
 from raygen.errors import RunError
-from raygen.frames import DEVIATION_SCHEMA, MODEL_DEVI_COLUMNS, deviation_rows
+from raygen.frames import DEVIATION_SCHEMA, deviation_array, deviation_rows
 from raygen.report.progress import bar
 from raygen.results import MDResult
 from raygen.schedule import MDTask
@@ -227,9 +226,8 @@ def _write_task_devi(ctx: RunContext, ii: int, devi: pa.Table) -> None:
     if devi.num_rows == 0:
         return
     task_id = devi.column("task_id")[0].as_py()
-    cols = [devi.column(c).to_numpy() for c in MODEL_DEVI_COLUMNS]
     write_model_devi(ctx.rundir.model_devi_out(ii, task_id), devi.column("step").to_numpy(),
-                     np.column_stack(cols))
+                     deviation_array(devi))
 
 
 def post_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> pa.Table:

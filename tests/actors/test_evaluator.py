@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 
 from raygen.actors.evaluator import deviation_table, load_models
-from raygen.deviation import MODEL_DEVI_COLUMNS, read_model_devi
+from raygen.deviation import read_model_devi
 from raygen.engines.lammps_input import dump_to_table, write_conf
-from raygen.frames import frames_table
+from raygen.frames import deviation_array, frames_table
 from tests.conftest import cu_frames
 
 
@@ -21,8 +21,7 @@ def frames_of(atoms_list, task_id="task.000.000000"):
                         np.zeros(len(atoms_list[0]), dtype=np.int32))
 
 
-def as_array(devi: pa.Table) -> np.ndarray:
-    return np.column_stack([devi.column(c).to_numpy() for c in MODEL_DEVI_COLUMNS])
+as_array = deviation_array
 
 
 def test_reducer_equals_calc_model_devi(tiny_models):
