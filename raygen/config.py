@@ -180,12 +180,16 @@ class LabelConfig:
     ``timeout`` (s) kills a calculation with its process tree; a crashed or timed-out
     calculation is tried again up to ``max_retries`` times; when more than
     ``max_failed_ratio`` of an iteration's frames end without a label, the run stops
-    (after keeping every label that converged) and lists them."""
+    (after keeping every label that converged) and lists them. When
+    ``proceed_ratio`` of an iteration's frames are labelled, the next iteration's
+    training starts; the rest keep running and their labels join the following
+    iteration's training data."""
 
     name: LabelerName = LabelerName["emt"]  # type: ignore[valid-type]
     timeout: Optional[float] = None
     max_retries: int = 2
     max_failed_ratio: float = 0.5
+    proceed_ratio: float = 1.0
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from raygen.atomic import atomic_write_json
 from raygen.config import ModelDeviJob, RaygenConfig
@@ -18,6 +19,9 @@ class RunContext:
     rundir: RunDir
     confs: dict[int, list[Path]] = field(default_factory=dict)
     init_systems: list[Path] = field(default_factory=list)
+    # labelling tasks still running after their iteration moved on
+    # (label.proceed_ratio < 1): (iteration, fp_task) -> ObjectRef
+    late_refs: dict[tuple[int, str], Any] = field(default_factory=dict)
 
     @property
     def progress(self) -> bool:

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import Counter
 from typing import Optional
 
 import pyarrow.parquet as pq
+import ray
 from ase.io import read, write
 
-from raygen.actors.labeling import label_tasks, read_outcome
+from raygen import late_labels
+from raygen.actors.labeling import read_outcome, submit_label
 from raygen.atomic import atomic_write, atomic_write_json, replace_dir
+from raygen.cluster import wait_one
 from raygen.config import ModelDeviJob
 from raygen.context import RunContext
 from raygen.dataset import write_deepmd_npy
@@ -80,29 +84,53 @@ def fp_tasks(ctx: RunContext, ii: int) -> list[dict]:
     return json.loads(path.read_text())["tasks"] if path.exists() else []
 
 
+def _log_outcome(ii: int, t: dict, outcome) -> None:
+    for k, a in enumerate(outcome.attempts[:-1]):
+        log.warning("iter %d %s: attempt %d %s (%s); tried again%s", ii, t["fp_task"],
+                    k + 1, a["status"], a["message"][:200],
+                    " with the fallback settings"
+                    if outcome.attempts[k + 1]["fallback"] and not a["fallback"] else "")
+    if not outcome.usable:
+        log.warning("iter %d %s: %s %s", ii, t["fp_task"], outcome.status.value,
+                    outcome.message)
+
+
+def proceed_count(n_tasks: int, ratio: float) -> int:
+    """How many of an iteration's ``n_tasks`` labels must be done before the next
+    iteration's training starts (``label.proceed_ratio``)."""
+    return min(n_tasks, max(1, math.ceil(ratio * n_tasks - 1e-9))) if n_tasks else 0
+
+
 def run_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
+    """Label the iteration's frames, one Ray CPU task each. Returns when
+    ``label.proceed_ratio`` of them are done; the others keep running
+    (``ctx.late_refs``) and their labels join a later training."""
     rd = ctx.rundir
-    tasks = [t for t in fp_tasks(ctx, ii)
-             if not (rd.fp_task_dir(ii, t["fp_task"]) / OUTCOME_FILE).exists()]
-    if not tasks:
+    tasks = fp_tasks(ctx, ii)
+    todo = [t for t in tasks
+            if not (rd.fp_task_dir(ii, t["fp_task"]) / OUTCOME_FILE).exists()]
+    if not todo:
         return
+    need = proceed_count(len(tasks), float(ctx.cfg.label.proceed_ratio)) \
+        - (len(tasks) - len(todo))
+    refs = {submit_label(ctx.cfg.label, ctx.cfg.cluster.labeler, ctx.threads,
+                         rd.fp_task_dir(ii, t["fp_task"]),
+                         read(rd.fp_task_dir(ii, t["fp_task"]) / FRAME_FILE)): t
+            for t in todo}
     statuses: Counter = Counter()
-    with bar(len(tasks), f"iter {ii} label", ctx.progress) as pbar:
-        for t, outcome in label_tasks(
-                ctx.cfg.label, ctx.cfg.cluster.labeler, ctx.threads, tasks,
-                lambda t: rd.fp_task_dir(ii, t["fp_task"]),
-                lambda t: read(rd.fp_task_dir(ii, t["fp_task"]) / FRAME_FILE)):
+    with bar(len(todo), f"iter {ii} label", ctx.progress) as pbar:
+        while refs and sum(statuses.values()) < need:
+            ref = wait_one(list(refs))
+            t = refs.pop(ref)
+            outcome = ray.get(ref)
             statuses[outcome.status.value] += 1
-            for k, a in enumerate(outcome.attempts[:-1]):
-                log.warning("iter %d %s: attempt %d %s (%s); tried again%s", ii, t["fp_task"],
-                            k + 1, a["status"], a["message"][:200],
-                            " with the fallback settings"
-                            if outcome.attempts[k + 1]["fallback"] and not a["fallback"] else "")
-            if not outcome.usable:
-                log.warning("iter %d %s: %s %s", ii, t["fp_task"], outcome.status.value,
-                            outcome.message)
+            _log_outcome(ii, t, outcome)
             pbar.update(1)
-    log.info("iter %d label: %s", ii, dict(statuses))
+    for ref, t in refs.items():
+        ctx.late_refs[(ii, t["fp_task"])] = ref
+    log.info("iter %d label: %s%s", ii, dict(statuses),
+             f"; {len(refs)} still running, their labels join a later training "
+             f"(label.proceed_ratio={ctx.cfg.label.proceed_ratio:g})" if refs else "")
 
 
 def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dict:
@@ -116,8 +144,13 @@ def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dic
     statuses: Counter = Counter()
     failures: list[str] = []
     tasks = fp_tasks(ctx, ii)
+    proceeding = float(ctx.cfg.label.proceed_ratio) < 1
+    late: list[dict] = []
     for t in tasks:
         outcome = read_outcome(rd.fp_task_dir(ii, t["fp_task"]))
+        if outcome is None and proceeding:
+            late.append({"iteration": ii, "fp_task": t["fp_task"], "sys_idx": t["sys_idx"]})
+            continue
         if outcome is None:
             statuses["missing"] += 1
             failures.append(f"{t['fp_task']}: no outcome")
@@ -135,14 +168,18 @@ def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dic
             nonlocal added
             added += write_deepmd_npy(frames, ctx.type_map, tmp)
         replace_dir(rd.fp_data(ii, s), write)
-    collected = {"labels_added": added, "label_status": dict(statuses)}
+    if late:
+        statuses["late"] = len(late)
+    collected = {"labels_added": added, "label_status": dict(statuses), "late": late}
     atomic_write_json(rd.collected(ii), collected)
+    late_labels.ensure_running(ctx, late)  # after a restart they are not running
     limit = float(ctx.cfg.label.max_failed_ratio)
-    if tasks and (not by_sys or len(failures) > limit * len(tasks)):
+    done = len(tasks) - len(late)
+    if done and ((not by_sys and not late) or len(failures) > limit * done):
         listing = "\n".join(f"  {f}" for f in failures[:20])
         more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
         raise RunError(
-            f"iter {ii}: {len(failures)} of {len(tasks)} labels failed (more than "
+            f"iter {ii}: {len(failures)} of {done} labels failed (more than "
             f"label.max_failed_ratio={limit:g}); the {added} that converged are kept in "
             f"{rd.fp(ii)}/data.*:\n{listing}{more}\nFix the labeler settings, remove the "
             f"failed tasks' {OUTCOME_FILE} to label them again, and run the same command.")

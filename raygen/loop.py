@@ -27,6 +27,7 @@ import ray
 from omegaconf import OmegaConf
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from raygen import late_labels
 from raygen.atomic import atomic_write_json, atomic_write_text
 from raygen.cluster import check_shared_workdir, connect
 from raygen.config import RaygenConfig
@@ -157,6 +158,8 @@ class ConcurrentLearning:
                 jj = bad
         if (ii, jj) != (0, 0):
             log.info("resuming at iteration %d, step %d (%s)", ii, jj, STEPS[jj].name)
+        # late labels of earlier iterations (label.proceed_ratio) that a kill stopped
+        late_labels.ensure_running(self.ctx, late_labels.pending(self.ctx, ii))
         while True:
             job_idx = self.job_index(ii)
             if job_idx is None:
@@ -199,6 +202,12 @@ class ConcurrentLearning:
         timings = self.ctx.timings(ii)
         summary = iteration_summary(ii, job_idx, stage, selection, fp, timings,
                                     phase_seconds(timings), md, converged)
+        # label.proceed_ratio < 1: this iteration's tasks still running, and the late
+        # labels of earlier iterations that joined this iteration's training
+        summary["labels_late"] = len(fp.get("late", []))
+        joined = rd.late_labels(ii)
+        summary["late_labels_joined"] = (json.loads(joined.read_text())["labels_added"]
+                                         if joined.exists() else 0)
         atomic_write_json(rd.summary(ii), summary)
         log.info("iteration %d done (job %d, stage %d)%s\n%s", ii, job_idx, stage,
                  f": stage converged ({self.stopper.which(stats)})" if converged else "",
@@ -209,7 +218,11 @@ class ConcurrentLearning:
         and copy it to ``<workdir>/models``."""
         last = self.summary(ii - 1) if ii > 0 else None
         final_iter = ii - 1
-        if last is not None and last.get("labels_added", 0) > 0:
+        late = late_labels.pending(self.ctx, ii)
+        if late:  # every late label joins the final training: nothing is dropped
+            late_labels.settle(self.ctx, ii)
+        if last is not None and (last.get("labels_added", 0) > 0 or late
+                                 or self.rundir.late_labels(ii).exists()):
             final_iter = ii
             for j in phase_steps("train"):
                 if j >= jj:

@@ -14,8 +14,11 @@ from raygen.strenum import vocabulary
 
 LABELERS: dict[str, str] = {
     "emt": "raygen.labelers.emt:EmtLabeler",
+    "ase": "raygen.labelers.ase_calc:AseLabeler",
+    "custom": "raygen.labelers.custom:CustomLabeler",
     "cp2k": "raygen.labelers.cp2k:Cp2kLabeler",
     "gpaw": "raygen.labelers.gpaw:GpawLabeler",
+    "qe": "raygen.labelers.qe:QeLabeler",
 }
 
 ENGINES: dict[str, str] = {

@@ -9,6 +9,7 @@ from typing import Optional
 
 import ray
 
+from raygen import late_labels
 from raygen.actors.trainer import Trainer
 from raygen.backend import checkpoint_name, has_checkpoint
 from raygen.cluster import actor_options, kill_all, next_result
@@ -24,10 +25,14 @@ log = logging.getLogger("raygen")
 
 
 def training_systems(ctx: RunContext, ii: int) -> list[Path]:
-    """Initial data plus every label of iterations before ``ii``."""
+    """Initial data plus every label of iterations before ``ii``, and the late
+    labels (``label.proceed_ratio``) taken into trainings up to ``ii``."""
     systems = list(ctx.init_systems)
     for i in range(ii):
         for data in ctx.rundir.fp_data_all(i):
+            systems += deepmd_systems(data)
+    for i in range(ii + 1):
+        for data in ctx.rundir.late_data_all(i):
             systems += deepmd_systems(data)
     return systems
 
@@ -41,6 +46,7 @@ def init_model(ctx: RunContext, ii: int, member: int) -> Optional[Path]:
 
 
 def make_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
+    late_labels.collect(ctx, ii)
     systems = training_systems(ctx, ii)
     for m in range(ctx.cfg.train.numb_models):
         ctx.rundir.train_task(ii, m).mkdir(parents=True, exist_ok=True)

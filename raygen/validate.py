@@ -303,6 +303,8 @@ def _check_label(cfg, add) -> None:
         add(f"label.max_retries: must be >= 0, got {cfg.label.max_retries}")
     if not 0 <= cfg.label.max_failed_ratio <= 1:
         add(f"label.max_failed_ratio: must be in [0, 1], got {cfg.label.max_failed_ratio}")
+    if not 0 < cfg.label.proceed_ratio <= 1:
+        add(f"label.proceed_ratio: must be in (0, 1], got {cfg.label.proceed_ratio}")
     _check_external_labeler(cfg, add)
     if make_labeler(cfg.label).reference_calculator() is None:
         # the code runs as a program: no relaxation or MD with it inside raygen

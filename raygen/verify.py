@@ -126,17 +126,32 @@ def _check_selection(ctx: RunContext, ii: int) -> bool:
 
 
 def _check_outcomes(ctx: RunContext, ii: int) -> bool:
+    """Every outcome readable (and its label, when converged). With
+    ``label.proceed_ratio`` < 1, tasks may still lack one (they run late) as long as
+    enough are done."""
+    from raygen.label_step import proceed_count
+
     rd, ok = ctx.rundir, True
-    for t in json.loads(rd.selection(ii).read_text())["tasks"]:
+    tasks = json.loads(rd.selection(ii).read_text())["tasks"]
+    ratio = float(ctx.cfg.label.proceed_ratio)
+    done = 0
+    for t in tasks:
         d = rd.fp_task_dir(ii, t["fp_task"])
+        if ratio < 1 and not (d / OUTCOME_FILE).exists():
+            continue
         try:
             status = json.loads((d / OUTCOME_FILE).read_text())["status"]
             if status == "converged" and _rows(d / LABELED_FILE, _read_label) is None:
                 raise ValueError
+            done += 1
         except (OSError, ValueError, KeyError, TypeError):
             _warn(f"{d / OUTCOME_FILE} or its label cannot be read")
             (d / OUTCOME_FILE).unlink(missing_ok=True)
             ok = False
+    if ok and ratio < 1 and done < proceed_count(len(tasks), ratio):
+        _warn(f"{rd.fp(ii)}: {done} of {len(tasks)} labels done, fewer than "
+              f"label.proceed_ratio={ratio:g} asks")
+        ok = False
     return ok
 
 

@@ -9,6 +9,8 @@
     <workdir>/init/data.<system>/           initial data (deepmd/npy)
     <workdir>/iter.000000/00.train/000/     input.json, lcurve.out, checkpoints, train.log
     <workdir>/iter.000000/00.train/graph.000.pb
+    <workdir>/iter.000001/00.train/late_labels.json, data.late.000/   labels of earlier
+                                          iterations that were late (label.proceed_ratio)
     <workdir>/iter.000000/01.model_devi/task.000.000000/  engine inputs, log, task.json,
                                                           traj.parquet, model_devi.out
     <workdir>/iter.000000/01.model_devi/model_devi.parquet, stats.json
@@ -121,6 +123,17 @@ class RunDir:
 
     def graph(self, ii: int, member: int, backend: str) -> Path:
         return self.train(ii) / f"graph.{member:03d}.{model_suffix(backend)}"
+
+    def late_labels(self, ii: int) -> Path:
+        """Which labels of earlier iterations, late for their own iteration's
+        successor, joined the training data here (``label.proceed_ratio`` < 1)."""
+        return self.train(ii) / "late_labels.json"
+
+    def late_data(self, ii: int, sys_idx: int) -> Path:
+        return self.train(ii) / f"data.late.{sys_idx:03d}"
+
+    def late_data_all(self, ii: int) -> list[Path]:
+        return sorted(self.train(ii).glob("data.late.[0-9][0-9][0-9]"))
 
     def final_graph(self, member: int, backend: str) -> Path:
         return self.models / f"graph.{member:03d}.{model_suffix(backend)}"

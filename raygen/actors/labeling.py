@@ -88,18 +88,22 @@ def label_frame(label_cfg, atoms: Atoms, task_dir: str, threads: int = 1,
 label_frame_task = ray.remote(label_frame)
 
 
+def submit_label(label_cfg, res, threads: int, task_dir, atoms: Atoms) -> ray.ObjectRef:
+    """One labelling task on ``res.num_cpus`` cores (a lost worker or a
+    :class:`TransientLabelError` is Ray's to retry)."""
+    return label_frame_task.options(
+        num_cpus=res.num_cpus, num_gpus=res.num_gpus, max_retries=label_cfg.max_retries,
+        retry_exceptions=[TransientLabelError],
+    ).remote(label_cfg, atoms, str(task_dir), threads, max(1, int(res.num_cpus)))
+
+
 def label_tasks(label_cfg, res, threads: int, todo: Iterable, task_dir_of: Callable,
                 atoms_of: Callable) -> Iterator[tuple]:
     """Label each item of ``todo`` as a Ray task on ``res.num_cpus`` cores (its frame
     from ``atoms_of(item)``, in ``task_dir_of(item)``), at most ``2 * res.count`` in
     flight so results stream back; yield (item, outcome) as each finishes. A lost
     worker or a :class:`TransientLabelError` is Ray's to retry."""
-    remote = label_frame_task.options(num_cpus=res.num_cpus, num_gpus=res.num_gpus,
-                                      max_retries=label_cfg.max_retries,
-                                      retry_exceptions=[TransientLabelError])
-
     def submit(item):
-        return remote.remote(label_cfg, atoms_of(item), str(task_dir_of(item)), threads,
-                             max(1, int(res.num_cpus)))
+        return submit_label(label_cfg, res, threads, task_dir_of(item), atoms_of(item))
 
     yield from bounded(submit, todo, max_in_flight=max(1, res.count) * 2)

@@ -1,4 +1,4 @@
-"""Real first-principles codes (Debian's CP2K and GPAW) through the labeler path:
+"""Real first-principles codes (Debian's CP2K, GPAW and Quantum ESPRESSO) through the labeler path:
 the same 4-atom Cu cells with each, cross-checked; injected failures judged from
 the codes' own output. Seconds per calculation."""
 
@@ -17,16 +17,39 @@ from raygen.dataset import write_deepmd_npy
 from raygen.labelers import LabelStatus
 from raygen.labelers.cp2k import Cp2kLabelConfig, judge
 from raygen.labelers.gpaw import GpawLabelConfig
+from raygen.labelers.qe import QeLabelConfig
 from raygen.workdir import LABELED_FILE
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("cp2k.psmp") is None or not Path("/usr/bin/python3").exists(),
-    reason="CP2K and GPAW are installed by .ci/run (Debian packages cp2k, gpaw, gpaw-data)")
+    shutil.which("cp2k.psmp") is None or shutil.which("pw.x") is None
+    or not Path("/usr/bin/python3").exists(),
+    reason="CP2K, QE and GPAW are installed by .ci/run (Debian packages cp2k, "
+           "quantum-espresso, gpaw, gpaw-data)")
 
 # Small but converged enough to compare codes: k-point grid 2x2x2 for the cubic cell
 CP2K = dict(default_basis="DZVP-MOLOPT-SR-GTH", cutoff=300.0, rel_cutoff=40.0,
             kspacing=None, kpoints=[2, 2, 2], timeout=300.0, max_retries=0)
 GPAW = dict(ecut=350.0, kspacing=None, kpoints=[2, 2, 2], timeout=300.0, max_retries=0)
+# QE with CP2K's Cu GTH potential converted to ABINIT's format (no Debian package has a
+# Cu pseudopotential for pw.x); 160 Ry is the least that converges for its 3s3p semicore
+QE = dict(pseudopotentials={"Cu": "Cu.pbe-q11.gth"}, ecutwfc=160.0, kspacing=None,
+          kpoints=[2, 2, 2], timeout=300.0, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def qe_pseudo_dir(tmp_path_factory):
+    from raygen.labelers.gth import main
+
+    d = tmp_path_factory.mktemp("pseudo")
+    out = d / "Cu.pbe-q11.gth"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["Cu", "GTH-PBE-q11"]) == 0
+    out.write_text(buf.getvalue())
+    return str(d)
 
 
 def cells():
@@ -38,10 +61,11 @@ def cells():
 
 
 @pytest.fixture(scope="module")
-def labels(tmp_path_factory):
+def labels(tmp_path_factory, qe_pseudo_dir):
     root = tmp_path_factory.mktemp("dft")
     out = {}
-    for code, cfg in (("cp2k", Cp2kLabelConfig(**CP2K)), ("gpaw", GpawLabelConfig(**GPAW))):
+    for code, cfg in (("cp2k", Cp2kLabelConfig(**CP2K)), ("gpaw", GpawLabelConfig(**GPAW)),
+                      ("qe", QeLabelConfig(**QE, pseudo_dir=qe_pseudo_dir))):
         out[code] = []
         for k, atoms in enumerate(cells()):
             o = label_frame(cfg, atoms, str(root / f"{code}.{k}"), 1, 1)
@@ -59,15 +83,33 @@ def test_codes_agree_on_the_same_cells(labels):
     equilibrium lattice constants differ by ~1 %, and GPW stress converges slowly
     with the cutoff), so 40 % checks sign and units (a GPa/eV/Å³ or sign slip is a
     factor of 160 or -1), not the last digit."""
-    (c_a, c_b), (g_a, g_b) = labels["cp2k"], labels["gpaw"]
+    (c_a, c_b), (g_a, g_b), (q_a, q_b) = labels["cp2k"], labels["gpaw"], labels["qe"]
     d_cp2k = (c_b.get_potential_energy() - c_a.get_potential_energy()) / 4
     d_gpaw = (g_b.get_potential_energy() - g_a.get_potential_energy()) / 4
+    d_qe = (q_b.get_potential_energy() - q_a.get_potential_energy()) / 4
     assert abs(d_cp2k - d_gpaw) < 0.05, (d_cp2k, d_gpaw)
+    assert abs(d_qe - d_gpaw) < 0.05, (d_qe, d_gpaw)
     assert np.abs(c_b.get_forces() - g_b.get_forces()).max() < 0.15
+    assert np.abs(q_b.get_forces() - g_b.get_forces()).max() < 0.15
     assert np.abs(c_b.get_forces()).max() > 0.3  # the rattled frame has real forces
     # the compressed cell pushes outwards: negative stress in ASE's convention, in both
     sc, sg = c_a.get_stress()[:3].mean(), g_a.get_stress()[:3].mean()
     assert sc < 0 and sg < 0 and abs(sc - sg) < 0.4 * abs(sg), (sc, sg)
+
+
+def test_qe_stress_is_the_pressure_it_prints(labels, tmp_path_factory):
+    """pw.x at 160 Ry has a large Pulay stress (too few plane waves for the
+    semicore), so its stress is not compared with the other codes; it is checked
+    against pw.x's own printed pressure P (kbar) of the same frame: ASE's stress is
+    -P on the diagonal, in eV/Å³."""
+    import re
+
+    from ase.units import GPa
+
+    qe = labels["qe"][0]
+    task = next(p for p in tmp_path_factory.getbasetemp().rglob("qe.0/stdout.log"))
+    pressure = float(re.findall(r"P=\s*(\S+)", task.read_text())[-1])  # kbar
+    np.testing.assert_allclose(qe.get_stress()[:3], -pressure * 0.1 * GPa, rtol=1e-3)
 
 
 def test_labels_become_deepmd_data_in_the_right_units(labels, tmp_path):
@@ -102,6 +144,14 @@ def test_unconverged_scf_is_tried_again_with_the_fallback(tmp_path):
     assert [a["status"] for a in outcome.attempts] == ["scf_unconverged", "converged"]
     assert (tmp_path / "t" / "attempt.1" / "input.inp").exists()
     assert "MAX_SCF 80" in (tmp_path / "t" / "input.inp").read_text()
+
+
+def test_qe_scf_capped_at_two_steps_is_unconverged_and_never_data(tmp_path, qe_pseudo_dir):
+    cfg = QeLabelConfig(**{**QE, "electron_maxstep": 2}, pseudo_dir=qe_pseudo_dir)
+    outcome = label_frame(cfg, cells()[1], str(tmp_path / "t"), 1, 1)
+    assert outcome.status is LabelStatus.SCF_UNCONVERGED, outcome.message
+    assert not (tmp_path / "t" / LABELED_FILE).exists()
+    assert "JOB DONE" in (tmp_path / "t" / "stdout.log").read_text()  # pw.x "succeeded"
 
 
 def test_gpaw_unconverged_is_judged_from_its_own_error(tmp_path):

@@ -1,0 +1,88 @@
+"""Any program as a labeler: ``label=custom`` (DP-GEN's ``fp_style: custom``).
+
+raygen writes the frame as ``input_file`` in ``input_fmt`` (any format
+``ase.io.write`` knows: extxyz, vasp, espresso-in, ...), runs ``command`` in the
+task directory, and reads ``output_file`` in ``output_fmt`` (any format
+``ase.io.read`` knows that carries energy and forces: extxyz, vasp-out,
+espresso-out, ...). The user's program decides how the label is computed; raygen
+judges what it can: a non-zero exit is ``crashed``; no output, or one without
+energy and forces, is ``unparsable``; a match of ``unconverged_pattern`` (a regular
+expression searched in the output file and stdout, e.g. ``SCF NOT CONVERGED``) is
+``scf_unconverged``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io import read, write
+
+from raygen.labelers.base import LabelOutcome, LabelStatus
+from raygen.labelers.external import (
+    STDERR,
+    STDOUT,
+    ExternalLabelConfig,
+    ExternalLabeler,
+    tail,
+)
+from raygen.plugins import LabelerName
+
+
+@dataclass
+class CustomLabelConfig(ExternalLabelConfig):
+    """``label=custom``: ``command`` reads ``input_file`` and writes ``output_file``;
+    formats are ASE's names."""
+
+    name: LabelerName = LabelerName["custom"]  # type: ignore[valid-type]
+    input_file: str = "input.extxyz"
+    input_fmt: str = "extxyz"
+    output_file: str = "output.extxyz"
+    output_fmt: str = "extxyz"
+    unconverged_pattern: Optional[str] = None
+
+
+class CustomLabeler(ExternalLabeler):
+    name = "custom"
+    config_class = CustomLabelConfig
+
+    def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
+        clean = atoms.copy()
+        clean.calc = None
+        clean.info = {}
+        write(task_dir / self.cfg.input_file, clean, format=self.cfg.input_fmt)
+        (task_dir / self.cfg.output_file).unlink(missing_ok=True)
+
+    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
+        out = task_dir / self.cfg.output_file
+        if self.cfg.unconverged_pattern:
+            pattern = re.compile(self.cfg.unconverged_pattern)
+            for f in (out, task_dir / STDOUT):
+                if f.exists() and pattern.search(f.read_text(errors="replace")):
+                    return LabelOutcome(LabelStatus.SCF_UNCONVERGED,
+                                        message=f"{f.name} matches {pattern.pattern!r}")
+        if returncode != 0:
+            return LabelOutcome(LabelStatus.CRASHED, message=f"exited {returncode}: "
+                                + (tail(task_dir / STDERR, 3) or tail(task_dir / STDOUT, 3)))
+        if not out.exists():
+            return LabelOutcome(LabelStatus.UNPARSABLE,
+                                message=f"the command did not write {out.name}")
+        return LabelOutcome(LabelStatus.CONVERGED)
+
+    def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
+        got = read(task_dir / self.cfg.output_file, format=self.cfg.output_fmt)
+        if len(got) != len(atoms):
+            raise ValueError(f"{self.cfg.output_file}: {len(got)} atoms, the frame has "
+                             f"{len(atoms)}")
+        results = {"energy": got.get_potential_energy(), "forces": got.get_forces()}
+        try:
+            results["stress"] = got.get_stress()
+        except Exception:  # noqa: BLE001 - stress is optional
+            pass
+        out = atoms.copy()
+        out.calc = SinglePointCalculator(out, **results)
+        return out

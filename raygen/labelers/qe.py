@@ -1,0 +1,162 @@
+"""Quantum ESPRESSO (``pw.x``, plane waves) as a labeler.
+
+The input (``input.pwi``) is written with ASE's pw.x writer from the typed keys —
+``pseudo_dir``, a pseudopotential file per element, ``ecutwfc``/``ecutrho`` (Ry),
+k-points from ``kspacing`` (1/Å, VASP's convention) or ``kpoints``, Marzari-Vanderbilt
+``smearing``/``degauss`` — with ``input_data`` merged in (any namelist key, e.g.
+``{electrons: {mixing_beta: 0.3}}``); or from the user's own ``template`` in which
+raygen fills in ``{{structure}}`` (``ATOMIC_SPECIES``, ``CELL_PARAMETERS``,
+``ATOMIC_POSITIONS`` and ``nat``/``ntyp`` are theirs to place with ``{{nat}}``,
+``{{ntyp}}``) — see ``conf/label/qe.yaml``.
+
+Judged from pw.x's own output, never from "a file exists": "convergence NOT
+achieved" (pw.x still prints "JOB DONE") is ``scf_unconverged``; a non-zero exit is
+``crashed``; an output without the total energy, the forces or "JOB DONE" is
+``unparsable``. Read with dpdata (``qe/pw/scf``: Ry, Ry/bohr and kbar to eV, eV/Å
+and a virial).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from raygen.labelers.base import LabelOutcome, LabelStatus
+from raygen.labelers.external import (
+    STDERR,
+    STDOUT,
+    ExternalLabelConfig,
+    ExternalLabeler,
+    deep_merge,
+    kpoints_for,
+    tail,
+)
+from raygen.plugins import LabelerName
+
+INPUT = "input.pwi"
+
+
+@dataclass
+class QeLabelConfig(ExternalLabelConfig):
+    """``label=qe``: ``pseudo_dir`` and ``pseudopotentials`` (element -> file name),
+    cutoffs in Ry (``ecutrho`` null: 4 x ``ecutwfc``), ``kspacing`` (1/Å) or
+    ``kpoints``, ``smearing`` (pw.x's name) with ``degauss`` (Ry), SCF
+    ``electron_maxstep``/``conv_thr`` (Ry), any other namelist key in ``input_data``
+    (``{system: {...}, electrons: {...}}``)."""
+
+    name: LabelerName = LabelerName["qe"]  # type: ignore[valid-type]
+    command: str = "pw.x -in input.pwi"
+    pseudo_dir: str = "."
+    pseudopotentials: dict[str, str] = field(default_factory=dict)
+    ecutwfc: float = 50.0
+    ecutrho: Optional[float] = None
+    kspacing: Optional[float] = 0.3
+    kpoints: Optional[list[int]] = None
+    smearing: str = "mv"
+    degauss: float = 0.02
+    electron_maxstep: int = 100
+    conv_thr: float = 1.0e-8
+    input_data: dict[str, Any] = field(default_factory=dict)
+
+
+def namelists(cfg: QeLabelConfig, extra: Optional[dict] = None) -> dict[str, dict]:
+    """pw.x's namelists: a single point with forces and stress, then the user's
+    ``input_data``, then ``extra`` (a retry's fallback settings)."""
+    data: dict[str, dict] = {
+        "control": {"calculation": "scf", "tprnfor": True, "tstress": True,
+                    "pseudo_dir": str(Path(cfg.pseudo_dir).expanduser()),
+                    "outdir": "./tmp", "disk_io": "none"},
+        "system": {"ecutwfc": cfg.ecutwfc, "ecutrho": cfg.ecutrho or 4 * cfg.ecutwfc,
+                   "occupations": "smearing", "smearing": cfg.smearing,
+                   "degauss": cfg.degauss},
+        "electrons": {"electron_maxstep": cfg.electron_maxstep, "conv_thr": cfg.conv_thr},
+    }
+    data = deep_merge(data, {k.lower(): dict(v) for k, v in dict(cfg.input_data).items()})
+    if extra:
+        data = deep_merge(data, {k.lower(): dict(v) for k, v in dict(extra).items()})
+    return data
+
+
+def missing_pseudopotentials(symbols, cfg: QeLabelConfig) -> list[str]:
+    return sorted({s for s in symbols if s not in cfg.pseudopotentials})
+
+
+def write_input(atoms: Atoms, cfg: QeLabelConfig, path: Path,
+                extra: Optional[dict] = None) -> None:
+    """``input.pwi``: ASE's writer (angstrom cell and positions, which dpdata reads
+    back), or the user's template with the structure cards filled in."""
+    from ase.io.espresso import write_espresso_in
+
+    missing = missing_pseudopotentials(atoms.get_chemical_symbols(), cfg)
+    if missing:
+        raise ValueError(f"label.pseudopotentials: no file for {', '.join(missing)}")
+    kpts = kpoints_for(atoms, cfg.kpoints, cfg.kspacing)
+    clean = atoms.copy()
+    clean.calc = None
+    buf = io.StringIO()
+    write_espresso_in(buf, clean, input_data=namelists(cfg, extra),
+                      pseudopotentials=dict(cfg.pseudopotentials), kpts=kpts)
+    text = buf.getvalue()
+    if cfg.template:
+        cards = text[text.index("ATOMIC_SPECIES"):]
+        text = (Path(cfg.template).read_text().replace("{{structure}}", cards)
+                .replace("{{nat}}", str(len(atoms)))
+                .replace("{{ntyp}}", str(len(set(atoms.get_chemical_symbols())))))
+    path.write_text(text)
+
+
+def judge(task_dir: Path, returncode: int, output: str = STDOUT) -> LabelOutcome:
+    """The outcome of a pw.x run from its output text."""
+    out = task_dir / output
+    text = out.read_text(errors="replace") if out.exists() else ""
+    if "convergence NOT achieved" in text:
+        return LabelOutcome(LabelStatus.SCF_UNCONVERGED,
+                            message="pw.x: convergence NOT achieved "
+                            + (tail(out, 1) if "stopping" in text else ""))
+    if returncode != 0:
+        return LabelOutcome(LabelStatus.CRASHED, message=f"pw.x exited {returncode}: "
+                            + (tail(out, 3) or tail(task_dir / STDERR, 3)))
+    if not ("!    total energy" in text and "Forces acting on atoms" in text
+            and "JOB DONE" in text):
+        return LabelOutcome(LabelStatus.UNPARSABLE, message=f"{out.name}: no total "
+                            "energy, forces or JOB DONE (truncated output?): " + tail(out, 2))
+    return LabelOutcome(LabelStatus.CONVERGED)
+
+
+def parse_output(task_dir: Path, atoms: Atoms, output: str = STDOUT) -> Atoms:
+    """Energy, forces and stress of a converged run, read by dpdata ``qe/pw/scf``."""
+    import dpdata
+
+    system = dpdata.LabeledSystem([str(task_dir / INPUT), str(task_dir / output)],
+                                  fmt="qe/pw/scf")
+    forces = system["forces"][0]
+    if forces.shape != (len(atoms), 3):
+        raise ValueError(f"{output}: forces of shape {forces.shape} for {len(atoms)} atoms")
+    results = {"energy": float(system["energies"][0]), "forces": forces}
+    if "virials" in system.data:
+        # dpdata's virial is -stress * volume (DeePMD's convention)
+        s = -system["virials"][0] / atoms.get_volume()
+        results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+    out = atoms.copy()
+    out.calc = SinglePointCalculator(out, **results)
+    return out
+
+
+class QeLabeler(ExternalLabeler):
+    name = "qe"
+    config_class = QeLabelConfig
+
+    def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
+        write_input(atoms, self.cfg, task_dir / INPUT, extra)
+
+    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
+        return judge(task_dir, returncode)
+
+    def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
+        return parse_output(task_dir, atoms)
