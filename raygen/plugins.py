@@ -19,6 +19,10 @@ LABELERS: dict[str, str] = {
     "cp2k": "raygen.labelers.cp2k:Cp2kLabeler",
     "gpaw": "raygen.labelers.gpaw:GpawLabeler",
     "qe": "raygen.labelers.qe:QeLabeler",
+    "vasp": "raygen.labelers.vasp:VaspLabeler",
+    "abacus": "raygen.labelers.abacus:AbacusLabeler",
+    "gaussian": "raygen.labelers.gaussian:GaussianLabeler",
+    "siesta": "raygen.labelers.siesta:SiestaLabeler",
 }
 
 ENGINES: dict[str, str] = {

@@ -306,7 +306,11 @@ def _check_label(cfg, add) -> None:
     if not 0 < cfg.label.proceed_ratio <= 1:
         add(f"label.proceed_ratio: must be in (0, 1], got {cfg.label.proceed_ratio}")
     _check_external_labeler(cfg, add)
-    if make_labeler(cfg.label).reference_calculator() is None:
+    labeler = make_labeler(cfg.label)
+    problems = labeler.problems(list(cfg.type_map), local=cfg.cluster.address is None)
+    for problem in problems:
+        add(problem)
+    if not problems and labeler.reference_calculator() is None:
         # the code runs as a program: no relaxation or MD with it inside raygen
         if not cfg.init.data and cfg.init.md_steps > 0:
             add(f"init.md_steps: labeler '{cfg.label.name}' runs as a program, so raygen "

@@ -284,3 +284,88 @@ def test_two_iterations_with_real_dft_from_the_first_frame(tmp_path):
         for t in (run / f"iter.{ii:06d}/02.fp").glob("task.*"):
             assert (t / "gpaw.txt").exists() and (t / "outcome.json").exists()
     assert len(list((run / "models").glob("graph.*.pb"))) == 4
+
+
+LATE_EXP = """\
+# @package _global_
+# cu_smoke labelled by the user's own program (label=custom): EMT in a script that
+# takes 25 s for every other labelling task of the iterations
+defaults:
+  - override /label: custom
+workdir: late_run
+type_map: [Cu]
+systems:
+  - {name: fcc, crystal: fcc, a: 3.59, supercell: [2, 2, 2], n_confs: 2, relax: false}
+  - {name: bcc, crystal: bcc, a: 2.87, supercell: [2, 2, 2], n_confs: 2, relax: false}
+init: {systems: [fcc, bcc], scales: [1.0, 0.96], n_perturb: 2, md_steps: 0}
+train: {numb_steps: 300}
+explore:
+  jobs:
+    - {sys_idx: [0, 1], temps: [300], press: [1.0], ensemble: npt, nsteps: 300, trj_freq: 10}
+    - {sys_idx: [0, 1], temps: [600], press: [1000.0], ensemble: nvt, nsteps: 300, trj_freq: 10}
+select: {fp_task_max: 5, converge_accurate_ratio: null}
+label: {proceed_ratio: 0.5}
+"""
+
+SLOW_EMT = """\
+import os, time
+from ase.calculators.emt import EMT
+from ase.io import read, write
+here = os.getcwd()
+if "02.fp" in here and int(here[-1]) % 2:
+    time.sleep(25)
+atoms = read("input.extxyz")
+atoms.calc = EMT()
+atoms.get_potential_energy(); atoms.get_forces(); atoms.get_stress()
+write("output.extxyz", atoms)
+"""
+
+
+def test_late_labels_survive_kill_9_and_each_joins_the_data_once(tmp_path):
+    """label.proceed_ratio=0.5: iteration 1 trains while half of iteration 0's
+    labels still run; kill -9 then, resume: every label is in exactly one training
+    data set, no finished label is redone, and the final training waited for all."""
+    (tmp_path / "conf" / "exp").mkdir(parents=True)
+    (tmp_path / "conf" / "exp" / "late.yaml").write_text(LATE_EXP)
+    (tmp_path / "slow_emt.py").write_text(SLOW_EMT)
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "raygen", "--config-dir", str(tmp_path / "conf"),
+           "+exp=late", f"workdir={run}", "progress=false",
+           f"label.command={sys.executable} {tmp_path / 'slow_emt.py'}"]
+    fp0 = run / "iter.000000" / "02.fp"
+
+    def late_still_running():
+        try:
+            late = json.loads((fp0 / "collected.json").read_text())["late"]
+        except (OSError, ValueError, KeyError):
+            return False
+        return any(not (fp0 / e["fp_task"] / "outcome.json").exists() for e in late)
+
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env_for(tmp_path), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(late_still_running, proc, timeout=900), "no late labels to kill"
+    kill_run(proc, run)
+    late = json.loads((fp0 / "collected.json").read_text())["late"]
+    finished = mtimes(sorted(run.glob("iter.*/02.fp/task.*/outcome.json")))
+    assert any(not (fp0 / e["fp_task"] / "outcome.json").exists() for e in late)
+
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env_for(tmp_path), capture_output=True,
+                          text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(list((run / "models").glob("graph.*.pb"))) == 4
+    assert mtimes(Path(p) for p in finished) == finished  # nothing finished is redone
+    outcomes = [json.loads(p.read_text())["status"]
+                for p in run.glob("iter.*/02.fp/task.*/outcome.json")]
+    selected = sum(len(json.loads(p.read_text())["tasks"])
+                   for p in run.glob("iter.*/02.fp/selection.json"))
+    assert len(outcomes) == selected, "every selected frame was labelled"
+    in_data = sum(count_frames(deepmd_systems(p)) for p in run.glob("iter.*/02.fp/data.*"))
+    late_data = sum(count_frames(deepmd_systems(p))
+                    for p in run.glob("iter.*/00.train/data.late.*"))
+    assert late_data >= 1
+    assert in_data + late_data == outcomes.count("converged"), "each label joins once"
+    joined = [e["fp_task"] for p in run.glob("iter.*/00.train/late_labels.json")
+              for e in json.loads(p.read_text())["collected"] if e["iteration"] == 0]
+    assert sorted(joined) == sorted(e["fp_task"] for e in late)
+    assert "late labelling tasks of earlier iterations submitted again" in \
+        (run / "raygen.log").read_text()

@@ -111,6 +111,13 @@ class AseLabeler(CalculatorLabeler):
     name = "ase"
     config_class = AseLabelConfig
 
+    def problems(self, type_map: list[str], local: bool = True) -> list[str]:
+        try:
+            import_object(self.cfg.calculator)
+        except ValueError as err:
+            return [f"label.calculator: {err}"] if local else []
+        return []
+
     def make_calculator(self, **extra):
         factory = import_object(self.cfg.calculator)
         return factory(**{**dict(self.cfg.parameters), **extra})

@@ -85,6 +85,12 @@ class Labeler(abc.ABC):
     @abc.abstractmethod
     def parse(self, task_dir: Path) -> LabelOutcome: ...
 
+    def problems(self, type_map: list[str], local: bool = True) -> list[str]:
+        """What is wrong with the config for these elements, as ``label.<key>: ...``
+        messages, found before any work starts (``local``: the files the code needs
+        are on this machine, not only on a cluster's nodes)."""
+        return []
+
     def reference_calculator(self) -> Optional[Calculator]:
         """An ASE calculator of the same level of theory, if one exists.
 

@@ -152,6 +152,20 @@ class ExternalLabelConfig(LabelConfig):
     omp_threads: Optional[int] = None
 
 
+def missing_files(key: str, root: str, files: dict, type_map: list[str],
+                  local: bool) -> list[str]:
+    """``label.<key>`` names a file for every element, and (``local``) each exists
+    below ``root``."""
+    out = [f"label.{key}: no file for {el} (type_map: {', '.join(type_map)})"
+           for el in type_map if el not in files]
+    if local:
+        for el, name in files.items():
+            path = Path(root).expanduser() / name
+            if el in type_map and not path.is_file():
+                out.append(f"label.{key}.{el}: file {path} does not exist")
+    return out
+
+
 class ExternalLabeler(Labeler):
     """A code run as a program: subclasses write its inputs, judge its output and
     read the label; running it (cores, threads, time limit, logs) is done here."""
@@ -186,3 +200,32 @@ class ExternalLabeler(Labeler):
     @abc.abstractmethod
     def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
         """``atoms`` with the energy, forces and stress of a converged run."""
+
+
+def species_order(atoms: Atoms) -> tuple[list[str], np.ndarray]:
+    """The elements in order of first appearance, and the permutation that groups
+    the atoms by element in that order (codes like VASP and ABACUS list atoms by
+    species; forces read back are in that order: ``forces[inverse(perm)]``)."""
+    symbols = atoms.get_chemical_symbols()
+    species = list(dict.fromkeys(symbols))
+    perm = np.argsort([species.index(s) for s in symbols], kind="stable")
+    return species, perm
+
+
+def unsort(values: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    """Per-atom ``values`` of the grouped atoms, back in the frame's order."""
+    out = np.empty_like(values)
+    out[perm] = values
+    return out
+
+
+def voigt(tensor: np.ndarray) -> np.ndarray:
+    """A 3x3 stress as ASE's Voigt vector (xx, yy, zz, yz, xz, xy)."""
+    t = np.asarray(tensor)
+    return np.array([t[0, 0], t[1, 1], t[2, 2], t[1, 2], t[0, 2], t[0, 1]])
+
+
+def stress_from_virial(virial: np.ndarray, volume: float) -> np.ndarray:
+    """ASE's stress (Voigt, eV/Å³) from a virial as dpdata/DeePMD store it
+    (``-stress * volume``, eV)."""
+    return voigt(-np.asarray(virial) / volume)

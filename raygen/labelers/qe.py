@@ -2,7 +2,8 @@
 
 The input (``input.pwi``) is written with ASE's pw.x writer from the typed keys —
 ``pseudo_dir``, a pseudopotential file per element, ``ecutwfc``/``ecutrho`` (Ry),
-k-points from ``kspacing`` (1/Å, VASP's convention) or ``kpoints``, Marzari-Vanderbilt
+k-points from ``kspacing`` (1/Å, VASP's convention) or ``kpoints`` (a Monkhorst-Pack grid,
+Γ-centred with ``kgamma``), Marzari-Vanderbilt
 ``smearing``/``degauss`` — with ``input_data`` merged in (any namelist key, e.g.
 ``{electrons: {mixing_beta: 0.3}}``); or from the user's own ``template`` in which
 raygen fills in ``{{structure}}`` (``ATOMIC_SPECIES``, ``CELL_PARAMETERS``,
@@ -35,6 +36,7 @@ from raygen.labelers.external import (
     ExternalLabeler,
     deep_merge,
     kpoints_for,
+    missing_files,
     tail,
 )
 from raygen.plugins import LabelerName
@@ -58,6 +60,7 @@ class QeLabelConfig(ExternalLabelConfig):
     ecutrho: Optional[float] = None
     kspacing: Optional[float] = 0.3
     kpoints: Optional[list[int]] = None
+    kgamma: bool = False
     smearing: str = "mv"
     degauss: float = 0.02
     electron_maxstep: int = 100
@@ -100,8 +103,11 @@ def write_input(atoms: Atoms, cfg: QeLabelConfig, path: Path,
     clean = atoms.copy()
     clean.calc = None
     buf = io.StringIO()
+    # Monkhorst-Pack (shifted for even divisions, as CP2K, GPAW and VASP's KSPACING
+    # grids) unless kgamma asks for a Γ-centred grid
+    koffset = tuple(0 if cfg.kgamma else (k + 1) % 2 for k in kpts)
     write_espresso_in(buf, clean, input_data=namelists(cfg, extra),
-                      pseudopotentials=dict(cfg.pseudopotentials), kpts=kpts)
+                      pseudopotentials=dict(cfg.pseudopotentials), kpts=kpts, koffset=koffset)
     text = buf.getvalue()
     if cfg.template:
         cards = text[text.index("ATOMIC_SPECIES"):]
@@ -151,6 +157,10 @@ def parse_output(task_dir: Path, atoms: Atoms, output: str = STDOUT) -> Atoms:
 class QeLabeler(ExternalLabeler):
     name = "qe"
     config_class = QeLabelConfig
+
+    def problems(self, type_map: list[str], local: bool = True) -> list[str]:
+        return missing_files("pseudopotentials", self.cfg.pseudo_dir,
+                             dict(self.cfg.pseudopotentials), type_map, local)
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
         write_input(atoms, self.cfg, task_dir / INPUT, extra)

@@ -1,0 +1,154 @@
+"""ABACUS (plane waves or numerical atomic orbitals) as a labeler.
+
+Inputs: ``INPUT`` (``label.input`` keys over a single-point default: ``calculation
+scf``, forces and stress on), ``STRU`` written by dpdata (``abacus/stru``) with the
+pseudopotential (``label.pp_files``) and, for LCAO, orbital (``label.orb_files``)
+file of each element — paths relative to ``label.pp_path``/``orb_path`` —, and
+``KPT`` (a Monkhorst-Pack grid from ``kspacing`` or ``kpoints``).
+
+Judged from ``OUT.ABACUS/running_scf.log``: ABACUS's own "convergence has NOT been
+achieved" is ``scf_unconverged``; a non-zero exit is ``crashed``; a log without the
+final energy or forces is ``unparsable``. Read with dpdata (``abacus/scf``).
+
+Not run here: no ABACUS package exists for this machine; the input writer and the
+judging/parsing are tested on files in ABACUS's format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from raygen.labelers.base import LabelOutcome, LabelStatus
+from raygen.labelers.external import (
+    STDERR,
+    STDOUT,
+    ExternalLabelConfig,
+    ExternalLabeler,
+    kpoints_for,
+    missing_files,
+    species_order,
+    stress_from_virial,
+    tail,
+    unsort,
+)
+from raygen.plugins import LabelerName
+
+LOG = Path("OUT.ABACUS") / "running_scf.log"
+DEFAULT_INPUT = {"basis_type": "pw", "ecutwfc": 60, "scf_thr": 1e-7, "scf_nmax": 100,
+                 "smearing_method": "mp", "smearing_sigma": 0.015, "ks_solver": "cg"}
+
+
+@dataclass
+class AbacusLabelConfig(ExternalLabelConfig):
+    """``label=abacus``: ``input`` (INPUT keys over the default), ``pp_path`` +
+    ``pp_files`` and, for ``basis_type lcao``, ``orb_path`` + ``orb_files`` per
+    element, ``kspacing`` (1/Å) or ``kpoints``."""
+
+    name: LabelerName = LabelerName["abacus"]  # type: ignore[valid-type]
+    command: str = "abacus"
+    input: dict[str, Any] = field(default_factory=dict)
+    pp_path: str = "."
+    pp_files: dict[str, str] = field(default_factory=dict)
+    orb_path: str = "."
+    orb_files: dict[str, str] = field(default_factory=dict)
+    kspacing: Optional[float] = 0.3
+    kpoints: Optional[list[int]] = None
+
+
+def input_keys(cfg: AbacusLabelConfig, extra: Optional[dict] = None) -> dict[str, Any]:
+    keys = {**DEFAULT_INPUT, **dict(cfg.input), **dict(extra or {})}
+    keys.update({"calculation": "scf", "cal_force": 1, "cal_stress": 1,
+                 "stru_file": "STRU", "kpoint_file": "KPT", "suffix": "ABACUS",
+                 "pseudo_dir": "./", "orbital_dir": "./"})
+    return keys
+
+
+def _file_of(el: str, files: dict, root: str, key: str) -> str:
+    if el not in files:
+        raise ValueError(f"label.{key}: no file for {el}")
+    path = Path(root).expanduser() / files[el]
+    return str(path.resolve())
+
+
+def write_inputs(atoms: Atoms, cfg: AbacusLabelConfig, task_dir: Path,
+                 extra: Optional[dict] = None) -> None:
+    import dpdata
+    from ase.data import atomic_masses, atomic_numbers
+
+    keys = input_keys(cfg, extra)
+    species, perm = species_order(atoms)
+    grouped = atoms[perm]
+    grouped.calc = None
+    system = dpdata.System(grouped, fmt="ase/structure")
+    lcao = str(keys.get("basis_type", "pw")).lower().startswith("lcao")
+    kwargs: dict[str, Any] = {
+        "pp_file": [_file_of(el, cfg.pp_files, cfg.pp_path, "pp_files") for el in species],
+        "mass": [float(atomic_masses[atomic_numbers[el]]) for el in species]}
+    if lcao:
+        kwargs["numerical_orbital"] = [_file_of(el, cfg.orb_files, cfg.orb_path, "orb_files")
+                                       for el in species]
+    system.to("abacus/stru", str(task_dir / "STRU"), **kwargs)
+    (task_dir / "INPUT").write_text(
+        "INPUT_PARAMETERS\n" + "".join(f"{k:<20} {v}\n" for k, v in keys.items()))
+    kpts = kpoints_for(atoms, cfg.kpoints, cfg.kspacing)
+    (task_dir / "KPT").write_text("K_POINTS\n0\nMonkhorst-Pack\n"
+                                  + " ".join(map(str, kpts)) + " 0 0 0\n")
+    (task_dir / LOG).unlink(missing_ok=True)
+
+
+def judge(task_dir: Path, returncode: int) -> LabelOutcome:
+    log = task_dir / LOG
+    text = log.read_text(errors="replace") if log.exists() else ""
+    if "convergence has not been achieved" in text.lower():
+        return LabelOutcome(LabelStatus.SCF_UNCONVERGED,
+                            message="ABACUS: convergence has NOT been achieved")
+    if returncode != 0:
+        return LabelOutcome(LabelStatus.CRASHED, message=f"abacus exited {returncode}: "
+                            + (tail(task_dir / STDERR, 3) or tail(task_dir / STDOUT, 3)))
+    if not (("final etot is" in text or "TOTAL ENERGY" in text) and "TOTAL-FORCE" in text):
+        return LabelOutcome(LabelStatus.UNPARSABLE, message=f"{LOG}: no final energy or "
+                            "forces (truncated output?): " + tail(log, 2))
+    return LabelOutcome(LabelStatus.CONVERGED)
+
+
+def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
+    import dpdata
+
+    system = dpdata.LabeledSystem(str(task_dir), fmt="abacus/scf")
+    if system.get_nframes() != 1:
+        raise ValueError(f"{LOG}: no converged frame")
+    _, perm = species_order(atoms)
+    results = {"energy": float(system["energies"][0]),
+               "forces": unsort(system["forces"][0], perm)}
+    if "virials" in system.data:
+        results["stress"] = stress_from_virial(system["virials"][0], atoms.get_volume())
+    out = atoms.copy()
+    out.calc = SinglePointCalculator(out, **results)
+    return out
+
+
+class AbacusLabeler(ExternalLabeler):
+    name = "abacus"
+    config_class = AbacusLabelConfig
+
+    def problems(self, type_map: list[str], local: bool = True) -> list[str]:
+        out = missing_files("pp_files", self.cfg.pp_path, dict(self.cfg.pp_files),
+                            type_map, local)
+        if str(self.cfg.input.get("basis_type", "pw")).lower().startswith("lcao"):
+            out += missing_files("orb_files", self.cfg.orb_path, dict(self.cfg.orb_files),
+                                 type_map, local)
+        return out
+
+    def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
+        write_inputs(atoms, self.cfg, task_dir, extra)
+
+    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
+        return judge(task_dir, returncode)
+
+    def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
+        return parse_output(task_dir, atoms)

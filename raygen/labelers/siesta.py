@@ -1,0 +1,170 @@
+"""SIESTA (numerical atomic orbitals) as a labeler.
+
+Input (``input.fdf``): the structure (``LatticeVectors``, ``AtomicCoordinates``
+in Å, ``ChemicalSpeciesLabel`` in order of first appearance) and the keys of
+``label`` — ``basis`` (``PAO.BasisSize``), ``mesh_cutoff`` (Ry), k-points from
+``kspacing``/``kpoints`` (``kgrid_Monkhorst_Pack``), ``max_scf``, ``dm_tolerance``,
+``fdf`` (any other fdf key) — with ``SCF.MustConverge true``. Pseudopotentials
+(``<Element>.psf`` or ``.psml``) are linked from ``label.pp_path``.
+
+Judged from SIESTA's output: "SCF_NOT_CONV" / "SCF did not converge" is
+``scf_unconverged``; a non-zero exit is ``crashed``; an output without the final
+Kohn-Sham energy, the forces or "End of run" is ``unparsable``. Read with dpdata
+(``siesta/output``).
+
+Not run here: no SIESTA package exists for this machine; the input writer and the
+judging/parsing are tested on files in SIESTA's format.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.data import atomic_numbers
+
+from raygen.labelers.base import LabelOutcome, LabelStatus
+from raygen.labelers.external import (
+    STDERR,
+    STDOUT,
+    ExternalLabelConfig,
+    ExternalLabeler,
+    kpoints_for,
+    species_order,
+    stress_from_virial,
+    tail,
+)
+from raygen.plugins import LabelerName
+
+INPUT = "input.fdf"
+
+
+@dataclass
+class SiestaLabelConfig(ExternalLabelConfig):
+    """``label=siesta``: ``pp_path`` (``<Element>.psf``/``.psml`` there),
+    ``basis``, ``mesh_cutoff`` (Ry), ``xc_functional``/``xc_authors``,
+    ``kspacing`` (1/Å) or ``kpoints``, ``max_scf``, ``dm_tolerance``,
+    ``electronic_temperature`` (K), any other key in ``fdf``."""
+
+    name: LabelerName = LabelerName["siesta"]  # type: ignore[valid-type]
+    command: str = "siesta input.fdf"
+    pp_path: str = "."
+    basis: str = "DZP"
+    mesh_cutoff: float = 300.0
+    xc_functional: str = "GGA"
+    xc_authors: str = "PBE"
+    kspacing: Optional[float] = 0.3
+    kpoints: Optional[list[int]] = None
+    max_scf: int = 100
+    dm_tolerance: float = 1.0e-4
+    electronic_temperature: float = 300.0
+    fdf: dict[str, Any] = field(default_factory=dict)
+
+
+def pseudopotential(el: str, pp_path: str) -> Path:
+    for ext in (".psf", ".psml"):
+        path = Path(pp_path).expanduser() / f"{el}{ext}"
+        if path.exists():
+            return path
+    raise ValueError(f"label.pp_path: no {el}.psf or {el}.psml in {pp_path}")
+
+
+def fdf_text(atoms: Atoms, cfg: SiestaLabelConfig, extra: Optional[dict] = None) -> str:
+    species, _ = species_order(atoms)
+    kpts = kpoints_for(atoms, cfg.kpoints, cfg.kspacing)
+    keys: dict[str, Any] = {
+        "SystemLabel": "siesta", "NumberOfAtoms": len(atoms),
+        "NumberOfSpecies": len(species), "PAO.BasisSize": cfg.basis,
+        "MeshCutoff": f"{cfg.mesh_cutoff} Ry", "XC.functional": cfg.xc_functional,
+        "XC.authors": cfg.xc_authors, "MaxSCFIterations": cfg.max_scf,
+        "DM.Tolerance": cfg.dm_tolerance, "SCF.MustConverge": "true",
+        "ElectronicTemperature": f"{cfg.electronic_temperature} K",
+        "AtomicCoordinatesFormat": "Ang", "LatticeConstant": "1.0 Ang",
+        "MD.TypeOfRun": "CG", "MD.NumCGsteps": 0, "WriteForces": "true",
+        **dict(cfg.fdf), **dict(extra or {}),
+    }
+    lines = [f"{k} {v}" for k, v in keys.items()]
+    lines.append("%block ChemicalSpeciesLabel")
+    lines += [f" {i + 1} {atomic_numbers[el]} {el}" for i, el in enumerate(species)]
+    lines.append("%endblock ChemicalSpeciesLabel")
+    lines.append("%block LatticeVectors")
+    lines += [" " + " ".join(f"{x:.10f}" for x in v) for v in atoms.cell.array]
+    lines.append("%endblock LatticeVectors")
+    lines.append("%block kgrid_Monkhorst_Pack")
+    lines += [" " + " ".join(str(kpts[i]) if j == i else "0" for j in range(3)) + " 0.0"
+              for i in range(3)]
+    lines.append("%endblock kgrid_Monkhorst_Pack")
+    lines.append("%block AtomicCoordinatesAndAtomicSpecies")
+    lines += [f" {x:.10f} {y:.10f} {z:.10f} {species.index(s) + 1}"
+              for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions)]
+    lines.append("%endblock AtomicCoordinatesAndAtomicSpecies")
+    return "\n".join(lines) + "\n"
+
+
+def write_inputs(atoms: Atoms, cfg: SiestaLabelConfig, task_dir: Path,
+                 extra: Optional[dict] = None) -> None:
+    species, _ = species_order(atoms)
+    for el in species:
+        src = pseudopotential(el, cfg.pp_path)
+        link = task_dir / src.name
+        if not link.exists():
+            os.symlink(src.resolve(), link)
+    (task_dir / INPUT).write_text(fdf_text(atoms, cfg, extra))
+
+
+def judge(task_dir: Path, returncode: int) -> LabelOutcome:
+    out = task_dir / STDOUT
+    text = out.read_text(errors="replace") if out.exists() else ""
+    if "SCF_NOT_CONV" in text or "SCF did not converge" in text:
+        return LabelOutcome(LabelStatus.SCF_UNCONVERGED,
+                            message="SIESTA: SCF did not converge")
+    if returncode != 0:
+        return LabelOutcome(LabelStatus.CRASHED, message=f"siesta exited {returncode}: "
+                            + (tail(task_dir / STDERR, 3) or tail(out, 3)))
+    if not ("siesta: E_KS(eV) =" in text and "siesta: Atomic forces (eV/Ang):" in text
+            and "End of run" in text):
+        return LabelOutcome(LabelStatus.UNPARSABLE, message=f"{out.name}: no final energy, "
+                            "forces or 'End of run' (truncated output?): " + tail(out, 2))
+    return LabelOutcome(LabelStatus.CONVERGED)
+
+
+def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
+    import dpdata
+
+    system = dpdata.LabeledSystem(str(task_dir / STDOUT), fmt="siesta/output")
+    forces = system["forces"][0]
+    if forces.shape != (len(atoms), 3):
+        raise ValueError(f"{STDOUT}: forces of shape {forces.shape} for {len(atoms)} atoms")
+    results = {"energy": float(system["energies"][0]), "forces": forces}
+    if "virials" in system.data:
+        results["stress"] = stress_from_virial(system["virials"][0], atoms.get_volume())
+    out = atoms.copy()
+    out.calc = SinglePointCalculator(out, **results)
+    return out
+
+
+class SiestaLabeler(ExternalLabeler):
+    name = "siesta"
+    config_class = SiestaLabelConfig
+
+    def problems(self, type_map: list[str], local: bool = True) -> list[str]:
+        out = []
+        for el in type_map if local else []:
+            try:
+                pseudopotential(el, self.cfg.pp_path)
+            except ValueError as err:
+                out.append(str(err))
+        return out
+
+    def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
+        write_inputs(atoms, self.cfg, task_dir, extra)
+
+    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
+        return judge(task_dir, returncode)
+
+    def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
+        return parse_output(task_dir, atoms)
