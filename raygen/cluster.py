@@ -90,11 +90,78 @@ def check_shared_workdir(root) -> None:
                        "(workdir=/shared/...)")
 
 
+def ray_options(res) -> dict[str, Any]:
+    """Ray options of one worker of ``res`` (a ``WorkerResources``): CPUs, GPUs
+    (``num_gpus=1`` pins a GPU), custom resources and the node labels it needs."""
+    opts: dict[str, Any] = {"num_cpus": res.num_cpus, "num_gpus": res.num_gpus}
+    if getattr(res, "resources", None):
+        opts["resources"] = {str(k): float(v) for k, v in dict(res.resources).items()}
+    if getattr(res, "label_selector", None):
+        opts["label_selector"] = {str(k): str(v) for k, v in dict(res.label_selector).items()}
+    return opts
+
+
 def actor_options(res) -> dict[str, Any]:
-    """Ray options of one worker: its CPUs and GPUs (``num_gpus=1`` pins a GPU).
-    A crashed actor is restarted once and its in-flight call retried."""
-    return {"num_cpus": res.num_cpus, "num_gpus": res.num_gpus,
-            "max_restarts": 1, "max_task_retries": 1}
+    """:func:`ray_options` of a long-lived worker: a crashed actor is restarted once
+    and its in-flight call retried."""
+    return {**ray_options(res), "max_restarts": 1, "max_task_retries": 1}
+
+
+def requirements(res) -> list[tuple[str, str, Callable[[dict], bool]]]:
+    """Each requirement of ``res`` on a node: (key under ``cluster.<kind>``, its
+    value as written, a test on a ``ray.nodes()`` entry)."""
+    def has(name, amount):
+        return lambda node: node.get("Resources", {}).get(name, 0.0) + 1e-9 >= amount
+
+    reqs = [("num_cpus", f"{res.num_cpus:g}", has("CPU", float(res.num_cpus))),
+            ("num_gpus", f"{res.num_gpus:g}", has("GPU", float(res.num_gpus)))]
+    reqs += [(f"resources.{k}", f"{float(v):g}", has(str(k), float(v)))
+             for k, v in dict(getattr(res, "resources", None) or {}).items()]
+    reqs += [(f"label_selector.{k}", str(v),
+              lambda node, k=str(k), v=str(v): node.get("Labels", {}).get(k) == v)
+             for k, v in dict(getattr(res, "label_selector", None) or {}).items()]
+    return [r for r in reqs if r[0] not in ("num_cpus", "num_gpus") or float(r[1]) > 0]
+
+
+def infeasible(res, nodes: list[dict]) -> Optional[str]:
+    """Why no node of ``nodes`` can host one worker of ``res`` (None if one can):
+    the first requirement no node meets, or the combination."""
+    reqs = requirements(res)
+    if any(all(test(n) for _, _, test in reqs) for n in nodes):
+        return None
+    for key, value, test in reqs:
+        if not any(test(n) for n in nodes):
+            return f"{key}={value}: no node has it"
+    return ("no single node has all of " + ", ".join(f"{k}={v}" for k, v, _ in reqs))
+
+
+def check_feasible(cluster) -> None:
+    """Fail fast when a kind of worker can never be scheduled on the cluster as it
+    is (GPUs asked for on a CPU-only cluster, a node label no node carries), naming
+    the config key, instead of waiting forever. Skipped with
+    ``cluster.autoscaling`` (nodes may join later)."""
+    from raygen.config import WORKER_KINDS
+
+    if cluster.autoscaling:
+        return
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    problems = []
+    for kind in WORKER_KINDS:
+        why = infeasible(getattr(cluster, kind), nodes)
+        if why:
+            problems.append(f"cluster.{kind}.{why}")
+    if problems:
+        have = "; ".join(
+            ", ".join([f"{k}={v:g}" for k, v in sorted(n.get("Resources", {}).items())
+                       if k in ("CPU", "GPU") or not k.startswith(("node:", "memory",
+                                                                   "object_store"))]
+                      + [f"{k}={v}" for k, v in sorted(n.get("Labels", {}).items())
+                         if not k.startswith("ray.io/")])
+            for n in nodes)
+        raise RunError("the Ray cluster can never run part of this run:\n  "
+                       + "\n  ".join(problems) + f"\nits nodes: {have or 'none'}\n"
+                       "Change those keys, add such nodes, or set cluster.autoscaling=true "
+                       "if nodes join on demand.")
 
 
 def fits_together(workers: Iterable[tuple[Any, int]]) -> bool:

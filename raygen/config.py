@@ -194,11 +194,16 @@ class LabelConfig:
 
 @dataclass
 class WorkerResources:
-    """Ray resources of one kind of worker and how many run at once."""
+    """Ray resources of one kind of worker and how many run at once. Where it may
+    run: ``label_selector`` (node labels it needs, e.g. ``{raygen.io/pool: cpu}``;
+    ``ray start --labels``, KubeRay's ``rayStartParams.labels``) and ``resources``
+    (custom Ray resources it takes, e.g. ``{dft: 1}``)."""
 
     count: int = 1
     num_cpus: float = 1.0
     num_gpus: float = 0.0
+    resources: dict[str, float] = field(default_factory=dict)
+    label_selector: dict[str, str] = field(default_factory=dict)
 
 
 WORKER_KINDS = ("trainer", "explorer", "evaluator", "labeler")
@@ -208,10 +213,13 @@ WORKER_KINDS = ("trainer", "explorer", "evaluator", "labeler")
 class ClusterConfig:
     """Where the run executes: ``address`` null starts a local Ray instance.
     ``stall_warn_s``: a wait in which nothing finishes for this long is reported
-    in the log with what it waits for and the free resources (null: never)."""
+    in the log with what it waits for and the free resources (null: never).
+    ``autoscaling``: nodes join on demand (KubeRay, the Ray autoscaler), so a worker
+    that no node can host yet is not an error at start."""
 
     name: str = "local"
     address: Optional[str] = None
+    autoscaling: bool = False
     num_cpus: Optional[int] = None
     num_gpus: Optional[int] = None
     threads_per_worker: int = 1

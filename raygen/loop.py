@@ -29,7 +29,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from raygen import late_labels
 from raygen.atomic import atomic_write_json, atomic_write_text
-from raygen.cluster import check_shared_workdir, connect
+from raygen.cluster import check_feasible, check_shared_workdir, connect
 from raygen.config import RaygenConfig
 from raygen.context import RunContext
 from raygen.lock import RunLock
@@ -123,6 +123,7 @@ class ConcurrentLearning:
         # the resolved config of this (re)start, beside the results it produces
         atomic_write_text(self.rundir.config, OmegaConf.to_yaml(self.cfg, resolve=True))
         started = connect(self.cfg.cluster)
+        check_feasible(self.cfg.cluster)
         if self.cfg.cluster.address:
             check_shared_workdir(self.rundir.root)
         previous = _sigterm_as_interrupt()  # after ray.init, which sets its own

@@ -25,7 +25,7 @@ from ase.io import read, write
 
 from raygen.actors.threads import set_threads
 from raygen.atomic import atomic_write, atomic_write_json
-from raygen.cluster import bounded
+from raygen.cluster import bounded, ray_options
 from raygen.labelers import TRANSIENT, LabelOutcome, LabelStatus, TransientLabelError, make_labeler
 from raygen.workdir import FRAME_FILE, LABELED_FILE, OUTCOME_FILE
 
@@ -92,7 +92,7 @@ def submit_label(label_cfg, res, threads: int, task_dir, atoms: Atoms) -> ray.Ob
     """One labelling task on ``res.num_cpus`` cores (a lost worker or a
     :class:`TransientLabelError` is Ray's to retry)."""
     return label_frame_task.options(
-        num_cpus=res.num_cpus, num_gpus=res.num_gpus, max_retries=label_cfg.max_retries,
+        **ray_options(res), max_retries=label_cfg.max_retries,
         retry_exceptions=[TransientLabelError],
     ).remote(label_cfg, atoms, str(task_dir), threads, max(1, int(res.num_cpus)))
 

@@ -1,0 +1,103 @@
+"""slurm/raygen.sbatch on a real (single-node) Slurm: a tiny experiment submitted
+with sbatch finishes with its models and record; a second run cancelled with
+scancel mid-run stops promptly, leaves no Ray process of its own behind, and a
+resubmission finishes without redoing finished work."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from raygen.record import last_record
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "slurm" / "raygen.sbatch"
+
+
+def sbatch(env, cwd: Path, *overrides: str) -> int:
+    out = subprocess.run(
+        ["sbatch", "--parsable", f"--cpus-per-task={os.cpu_count() or 2}",
+         f"--output={cwd}/slurm-%j.out", str(SCRIPT), "+exp=cu_smoke", *overrides],
+        env={**env, "RAYGEN_PYTHON": sys.executable, "RAYGEN_CLUSTER": "slurm_cpu",
+             "RAYGEN_RAY_TMP": "/tmp/rgt"},
+        cwd=cwd, capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().split(";")[0])
+
+
+def state(env, job: int) -> str:
+    out = subprocess.run(["squeue", "-h", "-j", str(job), "-o", "%T"], env=env,
+                         capture_output=True, text=True).stdout.strip()
+    return out or "GONE"
+
+
+def wait_gone(env, job: int, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while state(env, job) != "GONE":
+        assert time.time() < deadline, f"job {job} still {state(env, job)}"
+        time.sleep(1)
+
+
+def ray_processes_of(job: int) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if f"/tmp/rgt/ray_{job}" in cmd:
+            found.append(cmd)
+    return found
+
+
+def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
+    # 1. a whole (tiny) run
+    run = tmp_path / "run1"
+    job = sbatch(slurm, tmp_path, f"workdir={run}", "max_iter=1", "progress=false")
+    wait_gone(slurm, job, 900)
+    out = (tmp_path / f"slurm-{job}.out").read_text()
+    assert "raygen exited with 0" in out, out[-3000:]
+    assert re.search(r"1 node\(s\) up", out)
+    assert len(list((run / "models").glob("graph.*.pb"))) == 4
+    assert last_record(run / "record.raygen", 9) == (0, 8)
+    assert "connected to Ray cluster at" in (run / "raygen.log").read_text()
+    assert ray_processes_of(job) == []
+
+    # 2. cancelled during the MD of iteration 0, then resubmitted
+    run = tmp_path / "run2"
+    args = (f"workdir={run}", "max_iter=1", "progress=false", "explore.jobs.0.nsteps=3000")
+    job = sbatch(slurm, tmp_path, *args)
+    md = run / "iter.000000" / "01.model_devi"
+    deadline = time.time() + 900
+    while not list(md.glob("task.*/traj.parquet")):
+        assert time.time() < deadline and state(slurm, job) != "GONE", \
+            (tmp_path / f"slurm-{job}.out").read_text()[-3000:]
+        time.sleep(0.5)
+    models = {p: p.stat().st_mtime_ns for p in run.glob("iter.000000/00.train/graph.*.pb")}
+    assert len(models) == 4
+    cancelled = time.time()
+    subprocess.run(["scancel", str(job)], env=slurm, check=True)
+    wait_gone(slurm, job, 120)
+    assert time.time() - cancelled < 60, "the run stops within seconds of scancel"
+    out = (tmp_path / f"slurm-{job}.out").read_text()
+    assert "stopping the run, finished work is kept" in out, out[-3000:]
+    deadline = time.time() + 30
+    while ray_processes_of(job) and time.time() < deadline:
+        time.sleep(1)
+    assert ray_processes_of(job) == [], "only this job's Ray, all of it, is stopped"
+    done_md = {p: p.stat().st_mtime_ns for p in md.glob("task.*/traj.parquet")}
+
+    job = sbatch(slurm, tmp_path, *args)
+    wait_gone(slurm, job, 900)
+    out = (tmp_path / f"slurm-{job}.out").read_text()
+    assert "raygen exited with 0" in out, out[-3000:]
+    assert {p: p.stat().st_mtime_ns for p in models} == models  # not trained again
+    assert {p: p.stat().st_mtime_ns for p in done_md} == done_md  # MD not redone
+    assert last_record(run / "record.raygen", 9) == (0, 8)
+    assert "resuming at iteration 0" in (run / "raygen.log").read_text()
+    assert json.loads((run / "iter.000000" / "summary.json").read_text())["labels_added"] >= 1
