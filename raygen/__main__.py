@@ -34,6 +34,24 @@ def resolve_paths(cfg: DictConfig) -> None:
         cfg.label.template = os.path.abspath(os.path.expanduser(cfg.label.template))
 
 
+def _sweep_member(cfg: DictConfig) -> None:
+    """In a sweep (``-m``), each member in its own run directory (raygen.sweep)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from raygen import sweep
+
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return
+    overrides = list(hc.overrides.task)
+    cfg.workdir = sweep.member_workdir(cfg.workdir, sys.argv[1:], overrides)
+    keys = sweep.swept_keys(sys.argv[1:])
+    sweep.MEMBERS.append({"workdir": os.path.abspath(os.path.expanduser(cfg.workdir)),
+                          "overrides": {k: v for k, _, v in (o.partition("=")
+                                        for o in overrides) if k.lstrip("+~") in keys}})
+
+
 def _log_traceback(workdir: str) -> str:
     """Append the current exception's traceback to ``raygen.log``; its path."""
     logfile = Path(workdir) / "raygen.log"
@@ -49,6 +67,7 @@ def _log_traceback(workdir: str) -> str:
 @hydra.main(version_base=None, config_path="pkg://raygen.conf", config_name="config")
 def _main(cfg: DictConfig) -> None:
     try:
+        _sweep_member(cfg)
         resolve_paths(cfg)
         validate(cfg)
     except ConfigError as err:

@@ -133,6 +133,9 @@ def main(argv=None) -> int:
     parser.add_argument("data", type=Path, nargs="+", help="labelled data (deepmd/npy folders, "
                         "or files with --fmt)")
     parser.add_argument("--fmt", default=None, help="dpdata format of the data files")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the scores as JSON (e.g. <workdir>/holdout.json, "
+                             "which a sweep's comparison table reads)")
     args = parser.parse_args(argv)
     paths = model_files(args.models)
     if not paths:
@@ -151,6 +154,12 @@ def main(argv=None) -> int:
         rows["all"] = combine(list(rows.values()))
     print(f"{len(models)} models from {args.models}")
     print(format_scores(rows))
+    if args.json:
+        import dataclasses
+        import json
+
+        args.json.write_text(json.dumps({k: dataclasses.asdict(v) for k, v in rows.items()},
+                                        indent=1))
     return 0
 
 
