@@ -45,7 +45,8 @@ DEFAULT_INPUT = {"basis_type": "pw", "ecutwfc": 60, "scf_thr": 1e-7, "scf_nmax":
 
 @dataclass
 class AbacusLabelConfig(ExternalLabelConfig):
-    """``label=abacus``: ``input`` (INPUT keys over the default), ``pp_path`` +
+    """``label=abacus``: ``input`` (INPUT keys over the default, or over your own
+    INPUT file given as ``template``), ``pp_path`` +
     ``pp_files`` and, for ``basis_type lcao``, ``orb_path`` + ``orb_files`` per
     element, ``kspacing`` (1/Å) or ``kpoints``."""
 
@@ -60,8 +61,21 @@ class AbacusLabelConfig(ExternalLabelConfig):
     kpoints: Optional[list[int]] = None
 
 
+def read_input(text: str) -> dict[str, str]:
+    """Keys of an ABACUS INPUT file (after ``INPUT_PARAMETERS``; ``#`` comments)."""
+    keys = {}
+    for line in text.splitlines():
+        words = line.split("#")[0].split()
+        if len(words) >= 2 and words[0] != "INPUT_PARAMETERS":
+            keys[words[0]] = " ".join(words[1:])
+    return keys
+
+
 def input_keys(cfg: AbacusLabelConfig, extra: Optional[dict] = None) -> dict[str, Any]:
-    keys = {**DEFAULT_INPUT, **dict(cfg.input), **dict(extra or {})}
+    """The default (or the user's INPUT ``template``), ``label.input``, a retry's
+    ``extra``, then the keys raygen needs for a single point."""
+    base = read_input(Path(cfg.template).read_text()) if cfg.template else DEFAULT_INPUT
+    keys = {**base, **dict(cfg.input), **dict(extra or {})}
     keys.update({"calculation": "scf", "cal_force": 1, "cal_stress": 1,
                  "stru_file": "STRU", "kpoint_file": "KPT", "suffix": "ABACUS",
                  "pseudo_dir": "./", "orbital_dir": "./"})

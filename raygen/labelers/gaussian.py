@@ -43,7 +43,9 @@ LOG = "input.log"
 @dataclass
 class GaussianLabelConfig(ExternalLabelConfig):
     """``label=gaussian``: ``method``, ``basis``, extra route ``keywords``,
-    ``charge``, ``multiplicity``, ``memory`` (``%mem``)."""
+    ``charge``, ``multiplicity``, ``memory`` (``%mem``); or your own input
+    ``template`` with ``{{structure}}`` where raygen writes the charge and
+    multiplicity line and the atoms (keep ``force`` in its route)."""
 
     name: LabelerName = LabelerName["gaussian"]  # type: ignore[valid-type]
     command: str = "g16 input.gjf"
@@ -68,7 +70,13 @@ def input_text(atoms: Atoms, cfg: GaussianLabelConfig, cpus: int,
     write_gaussian_in(buf, clean, properties=["energy", "forces"], method=cfg.method,
                       basis=cfg.basis, charge=cfg.charge, mult=cfg.multiplicity,
                       nprocshared=cpus, mem=cfg.memory, extra=keywords)
-    return buf.getvalue()
+    text = buf.getvalue()
+    if cfg.template:
+        # the user's input: raygen fills in the charge/multiplicity line and atoms
+        blocks = text.split("\n\n")
+        structure = next(b for b in blocks if b.startswith(f"{cfg.charge} "))
+        text = Path(cfg.template).read_text().replace("{{structure}}", structure.strip())
+    return text
 
 
 def judge(task_dir: Path, returncode: int) -> LabelOutcome:

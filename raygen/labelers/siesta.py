@@ -48,7 +48,9 @@ class SiestaLabelConfig(ExternalLabelConfig):
     """``label=siesta``: ``pp_path`` (``<Element>.psf``/``.psml`` there),
     ``basis``, ``mesh_cutoff`` (Ry), ``xc_functional``/``xc_authors``,
     ``kspacing`` (1/Å) or ``kpoints``, ``max_scf``, ``dm_tolerance``,
-    ``electronic_temperature`` (K), any other key in ``fdf``."""
+    ``electronic_temperature`` (K), any other key in ``fdf``; or your own fdf
+    ``template`` with ``{{structure}}`` where raygen writes the atoms, species and
+    cell (k-points and everything else are then the template's)."""
 
     name: LabelerName = LabelerName["siesta"]  # type: ignore[valid-type]
     command: str = "siesta input.fdf"
@@ -73,35 +75,45 @@ def pseudopotential(el: str, pp_path: str) -> Path:
     raise ValueError(f"label.pp_path: no {el}.psf or {el}.psml in {pp_path}")
 
 
-def fdf_text(atoms: Atoms, cfg: SiestaLabelConfig, extra: Optional[dict] = None) -> str:
+def structure_lines(atoms: Atoms) -> list[str]:
+    """The structure as fdf: counts, species, lattice, coordinates (Å)."""
     species, _ = species_order(atoms)
-    kpts = kpoints_for(atoms, cfg.kpoints, cfg.kspacing)
-    keys: dict[str, Any] = {
-        "SystemLabel": "siesta", "NumberOfAtoms": len(atoms),
-        "NumberOfSpecies": len(species), "PAO.BasisSize": cfg.basis,
-        "MeshCutoff": f"{cfg.mesh_cutoff} Ry", "XC.functional": cfg.xc_functional,
-        "XC.authors": cfg.xc_authors, "MaxSCFIterations": cfg.max_scf,
-        "DM.Tolerance": cfg.dm_tolerance, "SCF.MustConverge": "true",
-        "ElectronicTemperature": f"{cfg.electronic_temperature} K",
-        "AtomicCoordinatesFormat": "Ang", "LatticeConstant": "1.0 Ang",
-        "MD.TypeOfRun": "CG", "MD.NumCGsteps": 0, "WriteForces": "true",
-        **dict(cfg.fdf), **dict(extra or {}),
-    }
-    lines = [f"{k} {v}" for k, v in keys.items()]
-    lines.append("%block ChemicalSpeciesLabel")
+    lines = [f"NumberOfAtoms {len(atoms)}", f"NumberOfSpecies {len(species)}",
+             "AtomicCoordinatesFormat Ang", "LatticeConstant 1.0 Ang",
+             "%block ChemicalSpeciesLabel"]
     lines += [f" {i + 1} {atomic_numbers[el]} {el}" for i, el in enumerate(species)]
     lines.append("%endblock ChemicalSpeciesLabel")
     lines.append("%block LatticeVectors")
     lines += [" " + " ".join(f"{x:.10f}" for x in v) for v in atoms.cell.array]
     lines.append("%endblock LatticeVectors")
-    lines.append("%block kgrid_Monkhorst_Pack")
-    lines += [" " + " ".join(str(kpts[i]) if j == i else "0" for j in range(3)) + " 0.0"
-              for i in range(3)]
-    lines.append("%endblock kgrid_Monkhorst_Pack")
     lines.append("%block AtomicCoordinatesAndAtomicSpecies")
     lines += [f" {x:.10f} {y:.10f} {z:.10f} {species.index(s) + 1}"
               for s, (x, y, z) in zip(atoms.get_chemical_symbols(), atoms.positions)]
     lines.append("%endblock AtomicCoordinatesAndAtomicSpecies")
+    return lines
+
+
+def fdf_text(atoms: Atoms, cfg: SiestaLabelConfig, extra: Optional[dict] = None) -> str:
+    """The typed keys and the structure, or the user's ``template`` with
+    ``{{structure}}`` replaced by the structure."""
+    if cfg.template:
+        return Path(cfg.template).read_text().replace(
+            "{{structure}}", "\n".join(structure_lines(atoms)))
+    kpts = kpoints_for(atoms, cfg.kpoints, cfg.kspacing)
+    keys: dict[str, Any] = {
+        "SystemLabel": "siesta", "PAO.BasisSize": cfg.basis,
+        "MeshCutoff": f"{cfg.mesh_cutoff} Ry", "XC.functional": cfg.xc_functional,
+        "XC.authors": cfg.xc_authors, "MaxSCFIterations": cfg.max_scf,
+        "DM.Tolerance": cfg.dm_tolerance, "SCF.MustConverge": "true",
+        "ElectronicTemperature": f"{cfg.electronic_temperature} K",
+        "MD.TypeOfRun": "CG", "MD.NumCGsteps": 0, "WriteForces": "true",
+        **dict(cfg.fdf), **dict(extra or {}),
+    }
+    lines = [f"{k} {v}" for k, v in keys.items()] + structure_lines(atoms)
+    lines.append("%block kgrid_Monkhorst_Pack")
+    lines += [" " + " ".join(str(kpts[i]) if j == i else "0" for j in range(3)) + " 0.0"
+              for i in range(3)]
+    lines.append("%endblock kgrid_Monkhorst_Pack")
     return "\n".join(lines) + "\n"
 
 

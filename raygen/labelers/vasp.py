@@ -88,7 +88,8 @@ def _fmt(value: Any) -> str:
 def incar_text(cfg: VaspLabelConfig, extra: Optional[dict] = None) -> str:
     """The template's (or the default) tags, then ``incar_tags``, the k-point
     spacing, a retry's ``extra`` tags, and the single-point keys last."""
-    tags = parse_incar(Path(cfg.incar).read_text()) if cfg.incar else \
+    incar = cfg.incar or cfg.template  # `template` is the INCAR template for VASP
+    tags = parse_incar(Path(incar).read_text()) if incar else \
         {k: _fmt(v) for k, v in DEFAULT_INCAR.items()}
     tags.update({k.upper(): _fmt(v) for k, v in dict(cfg.incar_tags).items()})
     tags["KSPACING"] = _fmt(cfg.kspacing)

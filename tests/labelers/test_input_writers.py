@@ -329,3 +329,43 @@ def test_siesta_inputs_and_output_are_judged_and_read(tmp_path):
     assert lab.judge(task, 1).status is LabelStatus.SCF_UNCONVERGED
     (task / "stdout.log").write_text(fake_siesta_out(atoms).replace("End of run", ""))
     assert lab.judge(task, 0).status is LabelStatus.UNPARSABLE
+
+
+def test_users_own_templates_get_the_structure(tmp_path):
+    atoms = Atoms("Cu2Ni", positions=[[0, 0, 0], [2.5, 0, 0], [0, 2.5, 0]],
+                  cell=[8, 8, 8], pbc=True)
+    task = tmp_path / "task"
+    task.mkdir()
+    gjf = tmp_path / "mine.gjf"
+    gjf.write_text("%chk=x.chk\n#P wB97XD/def2TZVP force nosymm int=ultrafine\n\nmine\n\n"
+                   "{{structure}}\n\n")
+    lab = make_labeler(GaussianLabelConfig(template=str(gjf), charge=1, multiplicity=2))
+    lab.write_code_inputs(atoms, task, None)
+    text = (task / "input.gjf").read_text()
+    assert "wB97XD/def2TZVP" in text and "{{structure}}" not in text
+    lines = text.splitlines()
+    at = lines.index("1 2")
+    assert [ln.split()[0] for ln in lines[at + 1:at + 4]] == ["Cu", "Cu", "Ni"]
+
+    pp = tmp_path / "pp"
+    pp.mkdir()
+    for el in ("Cu", "Ni"):
+        (pp / f"{el}.psf").write_text("x\n")
+    fdf = tmp_path / "mine.fdf"
+    fdf.write_text("SystemLabel mine\nMeshCutoff 500 Ry\n{{structure}}\n")
+    make_labeler(SiestaLabelConfig(template=str(fdf), pp_path=str(pp))).write_code_inputs(
+        atoms, task, None)
+    text = (task / "input.fdf").read_text()
+    assert "MeshCutoff 500 Ry" in text and "NumberOfAtoms 3" in text
+    assert " 1 29 Cu" in text and " 2 28 Ni" in text
+
+    (pp / "Cu.upf").write_text("x\n")
+    (pp / "Ni.upf").write_text("x\n")
+    inp = tmp_path / "INPUT.mine"
+    inp.write_text("INPUT_PARAMETERS\necutwfc 120 # Ry\nmixing_beta 0.2\ncalculation relax\n")
+    make_labeler(AbacusLabelConfig(template=str(inp), pp_path=str(pp),
+                                   pp_files={"Cu": "Cu.upf", "Ni": "Ni.upf"})
+                 ).write_code_inputs(atoms, task, None)
+    keys = dict(ln.split(None, 1) for ln in (task / "INPUT").read_text().splitlines()[1:])
+    assert keys["ecutwfc"].strip() == "120" and keys["mixing_beta"].strip() == "0.2"
+    assert keys["calculation"].strip() == "scf"  # a labelling run is a single point
