@@ -15,11 +15,12 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from raygen.config import register_configs
+from raygen.config import register_configs, register_launcher
 from raygen.errors import RunError
 from raygen.validate import ConfigError, validate
 
 register_configs()
+register_launcher()
 
 
 def resolve_paths(cfg: DictConfig) -> None:

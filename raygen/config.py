@@ -266,3 +266,14 @@ def register_configs() -> None:
         cs.store(group="label", name=f"{name}_schema", node=label_config_class(name))
     for name in ENGINES:
         cs.store(group="explore", name=f"{name}_schema", node=explore_config_class(name))
+
+
+def register_launcher() -> None:
+    """raygen's Hydra launcher (sweep members side by side on one Ray cluster),
+    registered by hand as Hydra documents for plugins: an editable install's
+    import hook hides the ``hydra_plugins`` namespace from Hydra's own scan."""
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.raygen_launcher.raygen_launcher import RaygenLauncher
+
+    Plugins.instance().register(RaygenLauncher)

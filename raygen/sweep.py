@@ -6,14 +6,27 @@ table comparing the members at the end.
 runs four members in ``cu_run/f_trust_lo_0.03-f_trust_hi_0.15`` ... (the swept keys
 and values name the folder; a ``workdir`` that itself interpolates a swept key, as
 ``'workdir=sweep/lo_${select.f_trust_lo}'``, is kept as written) and ends with the
-comparison in ``cu_run/sweep.json`` and on stdout. Members run one after another
-in this process; on a Ray cluster each member is a Ray job on the same cluster.
+comparison in ``cu_run/sweep.json`` and on stdout.
+
+Where the members run is the ``raygen`` Hydra launcher's choice
+(``hydra_plugins/raygen_launcher``): with ``cluster.address`` set (a Ray cluster is
+there), all members start at once, each its own ``python -m raygen`` driver
+process connected to that one cluster, so Ray shares the cluster's GPUs and CPUs
+between them; on a laptop (``cluster=local``) they run one after another in this
+process (two embedded Ray instances would fight over the same cores).
+``hydra.launcher.side_by_side=true|false`` forces either,
+``hydra.launcher.max_parallel=N`` caps how many run at once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -114,6 +127,48 @@ def format_members(rows: list[dict], keys: list[str]) -> str:
                      f"{fmt(r['holdout_force_rmse'], '>9.4f')} "
                      f"{'yes' if r['finished'] else 'no':>4}  {r['workdir']}")
     return "\n".join(lines)
+
+
+def replace_workdir(overrides: Sequence[str], workdir: str) -> list[str]:
+    """A member's command-line overrides with its own run directory."""
+    return [o for o in overrides
+            if o.partition("=")[0].lstrip("+~") != "workdir"] + [f"workdir={workdir}"]
+
+
+def _relay(stream, prefix: str, sink, tail: list[str]) -> None:
+    for line in iter(stream.readline, ""):
+        sink.write(f"[{prefix}] {line}")
+        sink.flush()
+        tail.append(line)
+        del tail[:-40]
+
+
+def run_side_by_side(members: Sequence[tuple[str, list[str]]],
+                     max_parallel: Optional[int] = None) -> list[tuple[int, str]]:
+    """Run each member (its name and its overrides) as its own ``python -m raygen``
+    process, at most ``max_parallel`` at once (None: all), their output relayed
+    with the member's name in front. Returns each member's exit code and the tail
+    of its output, in order."""
+    limit = max_parallel or len(members)
+    results: list[Optional[tuple[int, str]]] = [None] * len(members)
+    gate = threading.Semaphore(limit)
+
+    def one(k: int, name: str, overrides: list[str]) -> None:
+        with gate:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "raygen", *overrides], stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            tail: list[str] = []
+            _relay(proc.stdout, name, sys.stdout, tail)
+            results[k] = (proc.wait(), "".join(tail))
+
+    threads = [threading.Thread(target=one, args=(k, n, o), daemon=True)
+               for k, (n, o) in enumerate(members)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [r if r is not None else (1, "") for r in results]
 
 
 class CompareMembers(Callback):

@@ -40,3 +40,45 @@ def test_sweep_members_get_their_own_run_directories_and_a_comparison(tmp_path):
     rows = json.loads((tmp_path / "runs" / "sweep.json").read_text())
     assert [r["select.f_trust_lo"] for r in rows] == ["0.03", "0.03", "0.05", "0.05"]
     assert "sweep of 4 members" in proc.stdout and "f_trust_hi" in proc.stdout
+
+
+def _span(run) -> tuple[float, float]:
+    """First and last timestamp of a member's raygen.log (seconds)."""
+    from datetime import datetime
+
+    stamps = [datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+              for line in (run / "raygen.log").read_text().splitlines()
+              if line[:4].isdigit() and line[4] == "-"]
+    return stamps[0], stamps[-1]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_sweep_members_run_side_by_side_on_one_cluster(tmp_path):
+    """With cluster.address set, the members start at once, each its own driver on
+    the same Ray cluster, and the sweep still ends with one comparison."""
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
+    address = cluster.address
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "raygen", "-m", "+exp=cu_smoke", "max_iter=0",
+             "progress=false", "workdir=runs", "select.f_trust_lo=0.03,0.05",
+             f"cluster.address={address}"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    finally:
+        cluster.shutdown()
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 sweep members side by side" in proc.stdout
+    runs = [tmp_path / "runs" / f"f_trust_lo_{lo}" for lo in ("0.03", "0.05")]
+    for run in runs:
+        log = (run / "raygen.log").read_text()
+        assert f"connected to Ray cluster at {address}" in log
+        assert (run / "init" / "data.fcc" / "done").exists()
+    # each member's output is relayed with its name in front
+    assert "[f_trust_lo_0.03]" in proc.stdout and "[f_trust_lo_0.05]" in proc.stdout
+    (a0, a1), (b0, b1) = (_span(r) for r in runs)
+    assert a0 < b1 and b0 < a1, "the two members' runs overlap in time"
+    rows = json.loads((tmp_path / "runs" / "sweep.json").read_text())
+    assert [r["select.f_trust_lo"] for r in rows] == ["0.03", "0.05"]
+    assert "sweep of 2 members" in proc.stdout

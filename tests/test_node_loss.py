@@ -1,0 +1,65 @@
+"""A worker node lost mid-iteration (ray.cluster_utils.Cluster, several raylets on
+this machine): the run, connected to that cluster as a user's would be
+(`cluster.address=...`), loses no finished work and completes.
+
+The loop runs in its own process (as on a real cluster); the test's main thread
+owns the cluster and removes a node while the MD of iteration 0 is under way,
+then adds a fresh one, as a cluster manager replaces a failed machine."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from ray.cluster_utils import Cluster
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+def mtimes(paths) -> dict:
+    return {p: p.stat().st_mtime_ns for p in paths}
+
+
+def test_a_node_removed_mid_md_loses_no_finished_work(tmp_path):
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    first = cluster.add_node(num_cpus=2)
+    cluster.add_node(num_cpus=2)
+    cluster.wait_for_nodes()
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "raygen", "+exp=cu_smoke", f"workdir={run}", "progress=false",
+           "max_iter=1", "explore.jobs.0.nsteps=1500", f"cluster.address={cluster.address}",
+           "cluster.name=test-cluster"]
+    err = tmp_path / "err.txt"
+    proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=open(err, "w"))
+    md = run / "iter.000000" / "01.model_devi"
+    try:
+        deadline = time.time() + 900
+        while not list(md.glob("task.*/traj.parquet")):
+            assert proc.poll() is None and time.time() < deadline, err.read_text()[-3000:]
+            time.sleep(0.2)
+        models = mtimes(run.glob("iter.000000/00.train/graph.*.pb"))
+        init_labels = mtimes(run.glob("init/**/*.npy"))
+        done_md = mtimes(md.glob("task.*/traj.parquet"))
+        assert len(models) == 4 and done_md
+        cluster.remove_node(first, allow_graceful=False)  # a machine lost, not drained
+        cluster.add_node(num_cpus=2)  # and its replacement
+        proc.wait(timeout=900)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        cluster.shutdown()
+    text = err.read_text()
+    assert proc.returncode == 0, text[-3000:]
+    assert "lost during" in (run / "raygen.log").read_text()  # the loss did hit work
+    assert mtimes(models) == models, "models trained before the loss are kept"
+    assert mtimes(init_labels) == init_labels
+    assert mtimes(done_md) == done_md, "finished MD tasks are not redone"
+    assert len(list(md.glob("task.*/model_devi.out"))) == 4
+    records = (run / "record.raygen").read_text().split("\n")
+    assert "0 8" in records
+    summary = json.loads((run / "iter.000000" / "summary.json").read_text())
+    assert summary["labels_added"] >= 1
+    assert len(list((run / "models").glob("graph.*.pb"))) == 4
