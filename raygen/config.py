@@ -21,6 +21,7 @@ from hydra.core.config_store import ConfigStore
 
 from raygen.backend import Backend
 from raygen.plugins import ENGINES, LABELERS, EngineName, LabelerName, load
+from raygen.props.config import PropsConfig
 from raygen.strenum import StrEnum, vocabulary
 
 
@@ -245,6 +246,8 @@ class RaygenConfig:
     select: SelectConfig = field(default_factory=SelectConfig)
     label: LabelConfig = field(default_factory=LabelConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    # property tests of the final ensemble (raygen.props), run at the end when enabled
+    props: PropsConfig = field(default_factory=PropsConfig)
 
 
 def label_config_class(name: str) -> type[LabelConfig]:

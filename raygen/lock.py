@@ -42,6 +42,21 @@ class RunLock:
         except (OSError, ValueError):
             return {}
 
+    def is_held(self) -> bool:
+        """Whether a live run holds the lock now (tried without taking it)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+
     def acquire(self) -> None:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         try:

@@ -117,6 +117,8 @@ class ConcurrentLearning:
     def _run_locked(self) -> list[dict]:
         ii, jj = resume_point(self.rundir.record, len(STEPS))
         if self.job_index(ii) is None and self.finished():
+            if self.props_pending():  # the models are there, their property tests not
+                self._props_only()
             log.info("run already finished (%d iterations); final models in %s\n%s", ii,
                      self.rundir.models, format_table(self.summaries(ii)))
             return self.summaries(ii)
@@ -240,3 +242,47 @@ class ConcurrentLearning:
         log.info("run finished after %d iterations; final models (iter %d, trained on "
                  "all labels) in %s\n%s", ii, final_iter, self.rundir.models,
                  format_table(self.summaries(ii)))
+        if self.cfg.props.enabled:
+            self.run_props()
+
+    # -- property tests of the final ensemble (props.enabled) ---------------------
+    def final_models(self) -> list[Path]:
+        return [self.rundir.final_graph(m, self.ctx.backend)
+                for m in range(self.cfg.train.numb_models)]
+
+    def props_pending(self) -> bool:
+        """props.enabled and no props.json for exactly these final models."""
+        if not self.cfg.props.enabled:
+            return False
+        from raygen.props.calculators import model_specs
+
+        done = self.rundir.root / "props" / "props.json"
+        if not done.exists():
+            return True
+        ids = json.loads(done.read_text()).get("model_ids")
+        return ids != [s.calc_id for s in model_specs(self.final_models())]
+
+    def run_props(self) -> None:
+        from raygen.props.run import element_of, run_props
+        from raygen.props.table import markdown
+
+        t0 = time.perf_counter()
+        rec = run_props(self.final_models(), self.cfg.props, self.cfg.label,
+                        element_of(self.cfg.props, list(self.cfg.type_map)),
+                        self.rundir.root / "props", ray_init=False)
+        judged = [r for r in rec["table"] if r.get("pass") is not None]
+        log.info("property tests of the final ensemble in %.0f s (%d points, %d cached): "
+                 "%d of %d within tolerance; %s\n%s", time.perf_counter() - t0,
+                 rec["points_computed"], rec["points_cached"],
+                 sum(1 for r in judged if r["pass"]), len(judged),
+                 self.rundir.root / "props" / "props.md", markdown(rec["table"]))
+        for err in rec["errors"]:
+            log.warning("property tests: %s", err)
+
+    def _props_only(self) -> None:
+        started = connect(self.cfg.cluster)
+        try:
+            self.run_props()
+        finally:
+            if started:
+                ray.shutdown()

@@ -46,8 +46,30 @@ def validate(cfg) -> None:
     _check_select(cfg, add)
     _check_label(cfg, add)
     _check_cluster(cfg, add)
+    _check_props(cfg, add)
     if problems:
         raise ConfigError(problems)
+
+
+def _check_props(cfg, add) -> None:
+    """The property tests at the end of a run (props.enabled): their settings, one
+    element, and a reference that can relax structures in process."""
+    if not cfg.props.enabled:
+        return
+    from raygen.labelers import make_labeler
+    from raygen.props.runner import check
+
+    try:
+        check(cfg.props, cfg.props.crystal)
+    except ValueError as err:
+        for problem in str(err).split("; "):
+            add(problem)
+    if not cfg.props.element and len(cfg.type_map) != 1:
+        add(f"props.element: type_map {list(cfg.type_map)} has several elements; name the "
+            "one the property tests are for")
+    if make_labeler(cfg.label).reference_calculator() is None:
+        add(f"props.enabled: label={cfg.label.name} runs as a program; property tests relax "
+            "structures, which needs an in-process calculator (label=emt, label=ase)")
 
 
 def _check_schema(cfg, add) -> bool:

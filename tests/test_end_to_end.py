@@ -92,6 +92,53 @@ def test_two_iterations_leave_a_dpgen_run_directory(tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "run already finished (2 iterations)" in again.stderr
     assert "acc%" in again.stderr
+    # its final ensemble through the property tests (the loop's props step, which a
+    # finished run still owes once props.enabled is set) and the run report
+    props = subprocess.run(raygen_cmd(run, "props.enabled=true", "props.a=3.61",
+                                      "props.properties=[equilibrium,eos,elastic,vacancy,"
+                                      "stacking_fault,phonon]", "props.phases=[fcc,hcp,bcc]"),
+                           cwd=start, env=env_for(tmp_path), capture_output=True, text=True,
+                           timeout=900)
+    assert props.returncode == 0, props.stderr[-3000:]
+    assert "property tests of the final ensemble" in props.stderr
+    rec = json.loads((run / "props" / "props.json").read_text())
+    assert rec["models"] == [f"graph.{m:03d}.pb" for m in range(4)] and not rec["errors"]
+    row = next(r for r in rec["table"] if r["property"] == "elastic.C11_GPa")
+    assert len(row["models"]) == 4 and row["std"] > 0  # four models, their spread
+    assert {"eos.png", "phonon.png", "stacking_fault.png", "parity.png"} <= set(rec["figures"])
+    report = subprocess.run([sys.executable, "-m", "raygen.report", str(run)], cwd=start,
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert "finished" in report.stdout
+    check_report_in_browser(run / "report" / "index.html", tmp_path / "shot.png")
+    assert list(start.iterdir()) == []
+
+
+def check_report_in_browser(page: Path, shot: Path) -> None:
+    """Open the report in headless Chromium; its screenshot shows the plots (many
+    coloured pixels: text and tables are black and grey)."""
+    import shutil
+
+    from PIL import Image
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no Chromium (.ci/run installs Debian's chromium)")
+    html = page.read_text()
+    assert html.count("data:image/png;base64,") >= 8  # self-contained: figures inside
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+                    "--hide-scrollbars", f"--screenshot={shot}", "--window-size=1200,6000",
+                    page.as_uri()], capture_output=True, timeout=120, check=True)
+    img = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    coloured = (img.max(axis=2) - img.min(axis=2)) > 60
+    content = np.nonzero((img.min(axis=2) < 240).any(axis=1))[0]
+    end = int(content.max()) + 1
+    assert end > 2500, f"the page is only {end} px tall: figures missing"
+    # the run's figures at the top, the property figures (EOS bands, phonon lines,
+    # the fault line) in the last part of the page, below the property table
+    top, bottom = coloured[: int(0.4 * end)].mean(), coloured[int(0.6 * end):end].mean()
+    assert top > 0.02, f"only {top:.3%} coloured pixels among the run's figures"
+    assert bottom > 0.003, f"only {bottom:.3%} coloured pixels among the property figures"
 
 
 def wait_for(predicate, proc, timeout=600.0, poll=0.05):

@@ -1,0 +1,98 @@
+"""The run report on a run directory that is still going and on a finished one."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from raygen.lock import RunLock
+from raygen.report.page import write_report
+from raygen.report.runinfo import read_lcurve, read_run
+
+LCURVE = """#  step      rmse_trn    rmse_e_trn    rmse_f_trn         lr
+# If there is no available reference data, rmse_*_{val,trn} will print nan
+      0      2.07e+00      9.63e-01      6.18e-02    1.0e-03
+    100      1.00e+00      1.00e-01      3.00e-02    8.0e-04
+    200      5.00e-01      5.00e-02      2.0"""  # a line being written
+
+
+def make_run(root, iterations=2, finished=False):
+    root.mkdir()
+    (root / "raygen.yaml").write_text("select: {f_trust_lo: 0.05, f_trust_hi: 0.2}\n"
+                                      "train: {numb_models: 2}\n")
+    rng = np.random.default_rng(0)
+    rec = []
+    for ii in range(iterations):
+        it = root / f"iter.{ii:06d}"
+        (it / "00.train" / "000").mkdir(parents=True)
+        (it / "00.train" / "000" / "lcurve.out").write_text(LCURVE)
+        (it / "01.model_devi").mkdir()
+        devs = rng.lognormal(np.log(0.08 / (ii + 1)), 0.5, 500)
+        pq.write_table(pa.table({"max_devi_f": devs}),
+                       it / "01.model_devi" / "model_devi.parquet")
+        acc = float((devs < 0.05).mean() * 100)
+        cand = float(((devs >= 0.05) & (devs < 0.2)).mean() * 100)
+        (it / "summary.json").write_text(json.dumps({
+            "iteration": ii, "stage": 0, "md_tasks": 4, "frames": 500, "accurate_pct": acc,
+            "candidate_pct": cand, "failed_pct": 100 - acc - cand, "labels_added": 7 - ii,
+            "train_s": 30.0, "explore_s": 20.0, "label_s": 5.0, "total_s": 57.0,
+            "systems": {"0": {"f_trust": [0.05, 0.2]}}}))
+        rec += [f"{ii} {j}" for j in range(9)]
+    # the next iteration has started: trained, not summarised
+    (root / f"iter.{iterations:06d}" / "00.train").mkdir(parents=True)
+    rec += [f"{iterations} 0", f"{iterations} 1"]
+    (root / "record.raygen").write_text("\n".join(rec) + "\n")
+    if finished:
+        (root / "models").mkdir()
+        for m in range(2):
+            (root / "models" / f"graph.{m:03d}.pb").write_bytes(b"x")
+    return root
+
+
+def test_lcurve_being_written_is_read_up_to_its_last_whole_line(tmp_path):
+    (tmp_path / "lcurve.out").write_text(LCURVE)
+    data = read_lcurve(tmp_path / "lcurve.out")
+    assert list(data["step"]) == [0, 100] and data["rmse_f_trn"][1] == pytest.approx(0.03)
+
+
+def test_a_run_still_going_says_where_it_is(tmp_path):
+    run = make_run(tmp_path / "run")
+    with RunLock(run):  # a live run holds the lock
+        info = read_run(run)
+    assert info.status == "running at iteration 2, after step 1 (run_train)"
+    assert [s["iteration"] for s in info.summaries] == [0, 1]
+    assert set(info.deviations) == {0, 1} and info.trust[0] == (0.05, 0.2)
+    assert read_run(run).status.startswith("stopped at iteration 2")
+    page = write_report(info, run / "report")
+    text = page.read_text()
+    assert "running at iteration 2" in text and "No property tests yet" in text
+    for fig in ("outcomes.png", "deviation.png", "labels.png", "walltime.png", "lcurve.png"):
+        assert (run / "report" / fig).stat().st_size > 5000
+    assert text.count("data:image/png;base64,") == 5
+
+
+def test_a_finished_run_with_property_tests(tmp_path):
+    run = make_run(tmp_path / "run", finished=True)
+    (run / "props").mkdir()
+    (run / "props" / "props.json").write_text(json.dumps({
+        "models": ["graph.000.pb", "graph.001.pb"], "reference": {"label": "emt"},
+        "points_computed": 10, "points_cached": 0, "wall_s": 1.0, "figures": [], "errors": [],
+        "table": [{"property": "elastic.C11_GPa", "reference": 172.6, "mean": 170.0,
+                   "std": 2.0, "abs_error": -2.6, "rel_error": -0.015, "tolerance": "3%",
+                   "pass": True}]}))
+    proc = subprocess.run([sys.executable, "-m", "raygen.report", str(run)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("finished")
+    text = (run / "report" / "index.html").read_text()
+    assert "elastic.C11_GPa" in text and "-1.50 %" in text
+
+
+def test_not_a_run_directory(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "raygen.report", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "not a raygen run directory" in proc.stderr
