@@ -31,6 +31,8 @@ def resolve_paths(cfg: DictConfig) -> None:
     for s in cfg.systems:
         if s.path:
             s.path = os.path.abspath(os.path.expanduser(s.path))
+        if s.confs:
+            s.confs = os.path.abspath(os.path.expanduser(s.confs))
     if getattr(cfg.label, "template", None):
         cfg.label.template = os.path.abspath(os.path.expanduser(cfg.label.template))
 

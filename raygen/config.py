@@ -66,6 +66,10 @@ class SystemConfig:
     layers: int = 4
     vacuum: float = 4.0
     path: Optional[str] = None
+    # ready starting configurations, used as given (DP-GEN's sys_configs): a glob of
+    # structure files ASE reads (every frame of each, in name order); when set, the
+    # structure is neither built, relaxed nor perturbed and n_confs is not used
+    confs: Optional[str] = None
     n_confs: int = 4
     atom_pert: float = 0.01
     cell_pert: float = 0.03

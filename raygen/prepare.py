@@ -17,6 +17,7 @@ redoes this work. The relaxations and MD runs are Ray tasks.
 
 from __future__ import annotations
 
+import glob
 import logging
 from pathlib import Path
 
@@ -59,8 +60,24 @@ def _write_atoms(path: Path, atoms: Atoms) -> None:
     atomic_write(path, lambda tmp: write(tmp, atoms, format="extxyz"))
 
 
+def given_confs(pattern: str) -> list[Atoms]:
+    """Every frame of the files ``pattern`` matches, in name order."""
+    frames: list[Atoms] = []
+    for path in sorted(glob.glob(pattern)):
+        frames += read(path, index=":")
+    return frames
+
+
 def prepare_confs(cfg: RaygenConfig, rundir: RunDir) -> dict[int, list[Path]]:
-    """Relaxed structure and perturbed starting configurations of every system."""
+    """Relaxed structure and perturbed starting configurations of every system
+    (or, for a system with ``confs``, its given configurations as they are)."""
+    for s in cfg.systems:
+        if s.confs and not rundir.relaxed(s.name).exists():
+            given = given_confs(s.confs)
+            for k, conf in enumerate(given):
+                if not rundir.conf(s.name, k).exists():
+                    _write_atoms(rundir.conf(s.name, k), conf)
+            _write_atoms(rundir.relaxed(s.name), given[0])  # written last: the mark
     need = [i for i, s in enumerate(cfg.systems) if not rundir.relaxed(s.name).exists()]
     opts = {"num_cpus": cfg.cluster.labeler.num_cpus}
     refs = {i: relax_task.options(**opts).remote(cfg.systems[i], cfg.label) for i in need}
@@ -68,6 +85,9 @@ def prepare_confs(cfg: RaygenConfig, rundir: RunDir) -> dict[int, list[Path]]:
         _write_atoms(rundir.relaxed(cfg.systems[i].name), get(ref))
     confs: dict[int, list[Path]] = {}
     for i, s in enumerate(cfg.systems):
+        if s.confs:
+            confs[i] = [rundir.conf(s.name, k) for k in range(len(given_confs(s.confs)))]
+            continue
         relaxed = read(rundir.relaxed(s.name))
         rng = np.random.default_rng([i, 7])
         paths = []

@@ -146,7 +146,12 @@ def _check_systems(cfg, add) -> None:
         why = check_path_name(s.name)
         if why:
             add(f"systems[{i}].name: {why}")
-        if s.structure == "file":
+        if s.confs:
+            import glob
+
+            if not glob.glob(s.confs):
+                add(f"{key}.confs: no file matches {s.confs}")
+        elif s.structure == "file":
             if not s.path:
                 add(f"{key}.path: structure=file needs a structure file")
             elif not Path(s.path).exists():

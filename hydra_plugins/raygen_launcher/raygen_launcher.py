@@ -7,7 +7,6 @@ launcher). The member bookkeeping (run directories, the comparison table) is in
 ``raygen.sweep``; this module only adapts it to Hydra's launcher interface.
 """
 
-from __future__ import annotations
 
 import os
 import sys

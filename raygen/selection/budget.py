@@ -30,5 +30,8 @@ def number_to_label(n_candidates: int, budget: int, fp_task_min: int) -> int:
 def pick(candidates: Sequence, n: int, rng: np.random.Generator) -> tuple[list, list]:
     """Shuffle ``candidates`` with ``rng``; return (the first n, all shuffled)."""
     order = rng.permutation(len(candidates))
-    shuffled = [candidates[i] for i in order]
+    if hasattr(candidates, "take"):  # raygen.selection.select.Frames
+        shuffled = candidates.take(order)
+    else:
+        shuffled = [candidates[i] for i in order]
     return shuffled[:n], shuffled

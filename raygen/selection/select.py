@@ -3,13 +3,14 @@ write DP-GEN's ``candidate/rest_accurate/rest_failed.shuffled.%03d.out`` files."
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from raygen.atomic import atomic_write_text
+from raygen.atomic import atomic_write
 from raygen.selection.budget import fp_task_budget, number_to_label, pick
 from raygen.selection.classify import ACCURATE, CANDIDATE, FAILED, classify
 from raygen.selection.trust import TrustLevels, resolve_levels
@@ -17,14 +18,54 @@ from raygen.selection.trust import TrustLevels, resolve_levels
 FrameRef = tuple[str, int]  # (MD task id, step)
 
 
+class Frames(Sequence):
+    """Frames as (MD task id, step) pairs, stored as numpy arrays: an index into the
+    iteration's task ids and the step. Reads as a sequence of ``FrameRef`` tuples,
+    but 10 M of them cost 12 bytes each, not a Python tuple each."""
+
+    def __init__(self, names: np.ndarray, codes: np.ndarray, steps: np.ndarray) -> None:
+        self.names, self.codes, self.steps = names, codes, steps
+
+    @classmethod
+    def empty(cls) -> Frames:
+        return cls(np.array([], dtype=object), np.array([], dtype=np.int32),
+                   np.array([], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Frames(self.names, self.codes[i], self.steps[i])
+        return str(self.names[self.codes[i]]), int(self.steps[i])
+
+    def __iter__(self) -> Iterator[FrameRef]:
+        names = self.names
+        for c, st in zip(self.codes.tolist(), self.steps.tolist()):
+            yield str(names[c]), st
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    def take(self, order: np.ndarray) -> Frames:
+        return Frames(self.names, self.codes[order], self.steps[order])
+
+    def lines(self, task_dir_of, chunk: int = 1_000_000) -> Iterator[str]:
+        """``<task dir> <step>`` lines, ``chunk`` frames per string."""
+        dirs = [str(task_dir_of(str(n))) for n in self.names]
+        for a in range(0, len(self), chunk):
+            yield "".join(f"{dirs[c]} {st}\n" for c, st in
+                          zip(self.codes[a:a + chunk].tolist(), self.steps[a:a + chunk].tolist()))
+
+
 @dataclass
 class SystemSelection:
     sys_idx: int
     levels: TrustLevels
-    accurate: list[FrameRef] = field(default_factory=list)
-    candidate: list[FrameRef] = field(default_factory=list)  # shuffled
-    failed: list[FrameRef] = field(default_factory=list)
-    chosen: list[FrameRef] = field(default_factory=list)
+    accurate: Frames = field(default_factory=Frames.empty)
+    candidate: Frames = field(default_factory=Frames.empty)  # shuffled
+    failed: Frames = field(default_factory=Frames.empty)
+    chosen: Frames = field(default_factory=Frames.empty)
     budget: int = 0
 
     @property
@@ -41,12 +82,29 @@ class SystemSelection:
         return len(self.accurate) / self.total if self.total else 0.0
 
 
+def _task_ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct task ids in sorted order, and each row's index into them
+    (dictionary-encoded by Arrow: no Python string per row)."""
+    import pyarrow.compute as pc
+
+    enc = column.combine_chunks().dictionary_encode() if isinstance(
+        column, pa.ChunkedArray) else column.dictionary_encode()
+    names = enc.dictionary.to_numpy(zero_copy_only=False)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    codes = rank[pc.fill_null(enc.indices, 0).to_numpy()]
+    return names[order], codes
+
+
 def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
                   model_devi_skip: int = 0) -> dict[int, SystemSelection]:
     """Per-system selection from a deviation table (DEVIATION_SCHEMA rows).
 
     Frames with ``step < model_devi_skip`` are not considered. Picking is seeded
     by (``select.seed``, iteration, system), so a rerun picks the same frames.
+    One sort of all rows by (system, task, step), then each system is a slice:
+    linear in the rows after the sort, whatever the number of systems.
     """
     out: dict[int, SystemSelection] = {}
     fp_task_max = select_cfg.fp_task_max
@@ -54,22 +112,26 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
         fp_task_max = job.fp_task_max
     if devi.num_rows == 0:
         return out
-    task = devi.column("task_id").to_numpy(zero_copy_only=False)
+    names, task = _task_ranks(devi.column("task_id"))
     sys_idx = devi.column("sys_idx").to_numpy()
     step = devi.column("step").to_numpy()
-    f = devi.column("max_devi_f").to_numpy()
-    v = devi.column("max_devi_v").to_numpy()
-    keep = step >= model_devi_skip
-    # Frames in a stable order (task, step), independent of arrival order.
-    order = np.lexsort((step, task))
-    for s in sorted(set(sys_idx[keep].tolist())):
-        rows = [i for i in order if keep[i] and sys_idx[i] == s]
+    keep = np.nonzero(step >= model_devi_skip)[0]
+    # frames in a stable order (system, task, step), independent of arrival order
+    order = keep[np.lexsort((step[keep], task[keep], sys_idx[keep]))]
+    task, step, sys_sorted = task[order], step[order], sys_idx[order]
+    f = devi.column("max_devi_f").to_numpy()[order]
+    v = devi.column("max_devi_v").to_numpy()[order]
+    starts = np.flatnonzero(np.r_[True, sys_sorted[1:] != sys_sorted[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    for a, b in zip(starts.tolist(), ends.tolist()):
+        s = int(sys_sorted[a])
         levels = resolve_levels(select_cfg, job, s)
-        kinds = classify(f[rows], v[rows], levels)
+        kinds = classify(f[a:b], v[a:b], levels)
         sel = SystemSelection(s, levels)
-        buckets = {ACCURATE: sel.accurate, CANDIDATE: sel.candidate, FAILED: sel.failed}
-        for i, k in zip(rows, kinds):
-            buckets[int(k)].append((str(task[i]), int(step[i])))
+        for kind, attr in ((ACCURATE, "accurate"), (CANDIDATE, "candidate"),
+                           (FAILED, "failed")):
+            idx = a + np.flatnonzero(kinds == kind)
+            setattr(sel, attr, Frames(names, task[idx], step[idx]))
         sel.budget = fp_task_budget(sel.accurate_ratio, fp_task_max,
                                     select_cfg.fp_accurate_threshold,
                                     select_cfg.fp_accurate_soft_threshold)
@@ -80,14 +142,22 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
     return out
 
 
-def selection_lines(frames: list[FrameRef], task_dir_of) -> str:
+def selection_lines(frames, task_dir_of) -> str:
     """One ``<model_devi task path> <step>`` line per frame."""
+    if isinstance(frames, Frames):
+        return "".join(frames.lines(task_dir_of))
     return "".join(f"{task_dir_of(t)} {st}\n" for t, st in frames)
 
 
 def write_selection_files(selection: dict[int, SystemSelection], path_of, task_dir_of) -> None:
-    """``path_of(kind, sys_idx)`` names each file; ``task_dir_of(task_id)`` each task."""
+    """``path_of(kind, sys_idx)`` names each file; ``task_dir_of(task_id)`` each task.
+    Written a million lines at a time (memory stays bounded however many frames)."""
     for s, sel in selection.items():
         for kind, frames in (("candidate", sel.candidate), ("rest_accurate", sel.accurate),
                              ("rest_failed", sel.failed)):
-            atomic_write_text(Path(path_of(kind, s)), selection_lines(frames, task_dir_of))
+            def write(tmp: str, frames=frames) -> None:
+                with open(tmp, "w") as fh:
+                    for text in frames.lines(task_dir_of):
+                        fh.write(text)
+
+            atomic_write(Path(path_of(kind, s)), write)
