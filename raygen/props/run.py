@@ -52,7 +52,9 @@ def run_props(models: list[Path], props_cfg, label_cfg, element: str, out: Path,
              len(models), label_cfg.name)
     res = run_properties(props_cfg, element, specs, cache, ray_init=ray_init)
     found = res["calculators"]
-    rows = compare(found, dict(props_cfg.tolerances))
+    order = {name: k for k, name in enumerate(props_cfg.properties)}
+    rows = sorted(compare(found, dict(props_cfg.tolerances)),
+                  key=lambda r: order.get(r["property"].split(".")[0], len(order)))
     settings = _plain(props_cfg)
     settings.pop("cache_dir", None)
     record = {
