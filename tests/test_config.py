@@ -1,6 +1,7 @@
 """Configs compose from conf/ and bad input is refused before any work starts."""
 
 import os
+from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
@@ -20,7 +21,15 @@ def cfg_with(*overrides):
 
 
 @pytest.mark.parametrize("exp", EXPERIMENTS)
-def test_every_experiment_composes_and_validates(exp):
+def test_every_experiment_composes_and_validates(exp, tmp_path, monkeypatch):
+    if exp == "cu_quick":  # its data come from the benchmark's generator
+        import subprocess
+        import sys
+
+        root = Path(__file__).resolve().parents[1]
+        subprocess.run([sys.executable, str(root / "bench" / "cu_quick" / "workload.py"),
+                        str(tmp_path / "cq")], check=True, capture_output=True, timeout=300)
+        monkeypatch.setenv("RAYGEN_CU_QUICK", str(tmp_path / "cq"))
     cfg = cfg_with(f"+exp={exp}")
     validate(cfg)
     assert cfg.explore.jobs and cfg.systems
