@@ -85,8 +85,11 @@ def prepare_confs(cfg: RaygenConfig, rundir: RunDir) -> dict[int, list[Path]]:
         _write_atoms(rundir.relaxed(cfg.systems[i].name), get(ref))
     confs: dict[int, list[Path]] = {}
     for i, s in enumerate(cfg.systems):
-        if s.confs:
-            confs[i] = [rundir.conf(s.name, k) for k in range(len(given_confs(s.confs)))]
+        if s.confs:  # written above, before their mark: no need to read the files again
+            n = 0
+            while rundir.conf(s.name, n).exists():
+                n += 1
+            confs[i] = [rundir.conf(s.name, k) for k in range(n)]
             continue
         relaxed = read(rundir.relaxed(s.name))
         rng = np.random.default_rng([i, 7])
