@@ -91,6 +91,7 @@ class InitConfig:
     data: list[str] = field(default_factory=list)
     systems: list[str] = field(default_factory=list)
     scales: list[float] = field(default_factory=lambda: [1.0])
+    strains: list[float] = field(default_factory=list)
     n_perturb: int = 2
     atom_pert: float = 0.01
     cell_pert: float = 0.03
@@ -98,6 +99,23 @@ class InitConfig:
     md_stride: int = 1
     md_temperature: float = 50.0
     md_timestep_fs: float = 2.0
+
+
+@dataclass
+class FinalTrainConfig:
+    """Production training of the final ensemble (the paper's longer training of
+    the models it publishes), a separate step after the last iteration; off while
+    ``numb_steps`` is null. Every member trains ``numb_steps`` on all labels,
+    from the last iteration's checkpoint (``from_scratch``: from new weights), the
+    learning rate starting at ``start_lr`` (null: the template's); ``input`` is
+    merged over ``train.input`` for this training only (e.g. loss prefactors).
+    ``models/`` receives these models; a finished run started again with other
+    settings here trains them again (and nothing else)."""
+
+    numb_steps: Optional[int] = None
+    from_scratch: bool = False
+    start_lr: Optional[float] = None
+    input: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +135,7 @@ class TrainConfig:
     init_model_start_lr_scale: float = 1.0
     disp_freq: int = 100
     input: dict[str, Any] = field(default_factory=dict)
+    final: FinalTrainConfig = field(default_factory=FinalTrainConfig)
 
 
 @dataclass

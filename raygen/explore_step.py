@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 import ray
 from ase.io import read
 
-from raygen.actors.evaluator import Evaluator
+from raygen import overhead
+from raygen.actors.evaluator import Evaluator, compute_s
 from raygen.actors.explorer import Explorer
 from raygen.atomic import atomic_write, atomic_write_json, atomic_write_text
 from raygen.cluster import actor_options, fits_together, get, kill_all, wait_one
@@ -73,6 +74,7 @@ class _Reducer:
         self.running: dict[ray.ObjectRef, tuple] = {}
         self.queue: deque = deque()
         self.losses: Counter = Counter()
+        self.compute_s: dict[str, float] = {}  # task id -> seconds of its evaluation
 
     def new(self):
         res = self.ctx.cfg.cluster.evaluator
@@ -118,6 +120,7 @@ class _Reducer:
             self.queue.appendleft((task, None))
             return None
         self.idle.append(ev)
+        self.compute_s[task.task_id] = compute_s(table)
         return table
 
     def close(self) -> None:
@@ -147,6 +150,7 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     if streaming:
         reducer.start()
     queue = deque(todo)
+    md_seconds: dict[str, float] = {}  # task id -> seconds of its MD run
     running: dict[ray.ObjectRef, tuple] = {}
     losses: Counter = Counter()
 
@@ -206,6 +210,7 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                     log.warning("iter %d: MD task %s stopped with an error after %d frames: %s",
                                 ii, t.task_id, result.frames, result.error.splitlines()[0])
                 stats["frames"] += result.frames
+                md_seconds[t.task_id] = result.wall_s
                 reducer.add(t, table_ref if streaming else None)
                 md_bar.update(1)
                 if queue:
@@ -215,6 +220,12 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
         kill_all(explorers)
         reducer.close()
     stats["deviation_tail_s"] = time.perf_counter() - t_start - stats["md_s"]
+    ids = [t.task_id for t in todo if t.task_id in md_seconds]
+    md_d, dev_d = [md_seconds[i] for i in ids], [reducer.compute_s.get(i, 0.0) for i in ids]
+    stats["md_compute_s"], stats["deviation_compute_s"] = sum(md_d), sum(dev_d)
+    overhead.record(rd.compute(ii), "run_model_devi",
+                    overhead.pipeline_makespan(md_d, n_x, dev_d, res_e.count, streaming),
+                    len(ids), sum(md_d) + sum(dev_d), n_x + res_e.count)
     log.info("iter %d explore: %d tasks, %d frames, %d MD errors; MD done after %.1f s, "
              "last deviations %.1f s later", ii, stats["tasks"], stats["frames"],
              stats["md_errors"], stats["md_s"], stats["deviation_tail_s"])

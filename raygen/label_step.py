@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import ray
 from ase.io import read, write
 
-from raygen import late_labels
+from raygen import late_labels, overhead
 from raygen.actors.labeling import read_outcome, submit_label
 from raygen.atomic import atomic_write, atomic_write_json, replace_dir
 from raygen.cluster import wait_one
@@ -118,14 +118,21 @@ def run_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None
                          read(rd.fp_task_dir(ii, t["fp_task"]) / FRAME_FILE)): t
             for t in todo}
     statuses: Counter = Counter()
+    order = {ref: k for k, ref in enumerate(refs)}
+    seconds: dict[int, float] = {}  # submission index -> the calculation's wall time
     with bar(len(todo), f"iter {ii} label", ctx.progress) as pbar:
         while refs and sum(statuses.values()) < need:
             ref = wait_one(list(refs))
             t = refs.pop(ref)
             outcome = ray.get(ref)
+            seconds[order[ref]] = outcome.wall_time
             statuses[outcome.status.value] += 1
             _log_outcome(ii, t, outcome)
             pbar.update(1)
+    durations = [seconds[k] for k in sorted(seconds)]
+    lanes = max(1, ctx.cfg.cluster.labeler.count)
+    overhead.record(rd.compute(ii), "run_fp", overhead.makespan(durations, lanes),
+                    len(durations), sum(durations), lanes)
     for ref, t in refs.items():
         ctx.late_refs[(ii, t["fp_task"])] = ref
     log.info("iter %d label: %s%s", ii, dict(statuses),

@@ -27,7 +27,7 @@ import ray
 from omegaconf import OmegaConf
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from raygen import late_labels
+from raygen import final_train, late_labels, overhead
 from raygen.atomic import atomic_write_json, atomic_write_text
 from raygen.cluster import check_feasible, check_shared_workdir, connect
 from raygen.config import RaygenConfig
@@ -116,7 +116,7 @@ class ConcurrentLearning:
 
     def _run_locked(self) -> list[dict]:
         ii, jj = resume_point(self.rundir.record, len(STEPS))
-        if self.job_index(ii) is None and self.finished():
+        if self.job_index(ii) is None and self.finished() and not final_train.pending(self.ctx):
             if self.props_pending():  # the models are there, their property tests not
                 self._props_only()
             log.info("run already finished (%d iterations); final models in %s\n%s", ii,
@@ -208,6 +208,10 @@ class ConcurrentLearning:
         # label.proceed_ratio < 1: this iteration's tasks still running, and the late
         # labels of earlier iterations that joined this iteration's training
         summary["labels_late"] = len(fp.get("late", []))
+        # orchestration overhead: wall time beyond the critical path's compute
+        compute = json.loads(rd.compute(ii).read_text()) if rd.compute(ii).exists() else {}
+        summary.update(overhead.summary_fields(compute, summary["total_s"]))
+        summary["compute"] = compute
         joined = rd.late_labels(ii)
         summary["late_labels_joined"] = (json.loads(joined.read_text())["labels_added"]
                                          if joined.exists() else 0)
@@ -233,14 +237,23 @@ class ConcurrentLearning:
         if final_iter < 0:
             log.info("no iteration ran: the schedule is empty or max_iter is 0")
             return
+        models = range(self.cfg.train.numb_models)
+        production = final_train.settings(self.ctx) is not None
+        if production:  # train.final: the longer training of the published models
+            srcs = final_train.run(self.ctx, final_iter)
+        else:
+            srcs = [self.rundir.graph(final_iter, m, self.ctx.backend) for m in models]
         self.rundir.models.mkdir(exist_ok=True)
-        for m in range(self.cfg.train.numb_models):
-            src = self.rundir.graph(final_iter, m, self.ctx.backend)
+        for m, src in zip(models, srcs):
             tmp = self.rundir.models / f".{src.name}.tmp"
             shutil.copyfile(src, tmp)
             tmp.replace(self.rundir.final_graph(m, self.ctx.backend))
-        log.info("run finished after %d iterations; final models (iter %d, trained on "
-                 "all labels) in %s\n%s", ii, final_iter, self.rundir.models,
+        final_train.record_in_models(self.ctx, final_iter, srcs[0].parent if production
+                                     else None)
+        log.info("run finished after %d iterations; final models (%s, trained on "
+                 "all labels) in %s\n%s", ii,
+                 f"train.final, {self.cfg.train.final.numb_steps} steps" if production
+                 else f"iter {final_iter}", self.rundir.models,
                  format_table(self.summaries(ii)))
         if self.cfg.props.enabled:
             self.run_props()

@@ -33,7 +33,7 @@ from raygen.config import RaygenConfig
 from raygen.dataset import deepmd_systems, init_md_frames, write_deepmd_npy
 from raygen.errors import RunError
 from raygen.labelers import make_labeler
-from raygen.structures import build_system, perturb, relax, scale_cell
+from raygen.structures import build_system, perturb, relax, scale_cell, strained_copies
 from raygen.workdir import RunDir
 
 log = logging.getLogger("raygen")
@@ -139,9 +139,10 @@ def prepare_init_data(cfg: RaygenConfig, rundir: RunDir) -> list[Path]:
             continue
         relaxed = read(rundir.relaxed(name))
         rng = np.random.default_rng([by_name[name], 11])
-        starts = [perturb(scale_cell(relaxed, scale), rng, cfg.init.atom_pert,
-                          cfg.init.cell_pert)
-                  for scale in cfg.init.scales for _ in range(cfg.init.n_perturb)]
+        cells = ([scale_cell(relaxed, scale) for scale in cfg.init.scales]
+                 + strained_copies(relaxed, list(cfg.init.strains)))
+        starts = [perturb(cell, rng, cfg.init.atom_pert, cfg.init.cell_pert)
+                  for cell in cells for _ in range(cfg.init.n_perturb)]
         if run_md:
             jobs[name] = [init_md_task.options(**opts).remote(
                 start, cfg.label, cfg.init, seed=k + 1000 * by_name[name])

@@ -97,3 +97,28 @@ def scale_cell(atoms: Atoms, factor: float) -> Atoms:
     out = atoms.copy()
     out.set_cell(out.cell.array * factor, scale_atoms=True)
     return out
+
+
+VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+
+def strain_cell(atoms: Atoms, voigt: int, eps: float) -> Atoms:
+    """Deform by the Voigt strain component ``voigt`` (xx, yy, zz, yz, xz, xy) of
+    size ``eps`` (engineering shear: the symmetric tensor holds eps/2 off the
+    diagonal), atoms carried along."""
+    i, j = VOIGT[voigt]
+    strain = np.zeros((3, 3))
+    if i == j:
+        strain[i, i] = eps
+    else:
+        strain[i, j] = strain[j, i] = eps / 2
+    out = atoms.copy()
+    out.set_cell(out.cell.array @ (np.eye(3) + strain), scale_atoms=True)
+    return out
+
+
+def strained_copies(atoms: Atoms, strains: list[float]) -> list[Atoms]:
+    """Each of the six Voigt strains at +eps and -eps for every eps in ``strains``:
+    the cells an elastic-constant calculation visits (12 per eps)."""
+    return [strain_cell(atoms, v, sign * eps)
+            for eps in strains for v in range(6) for sign in (1, -1)]

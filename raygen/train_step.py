@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import ray
 
-from raygen import late_labels
+from raygen import late_labels, overhead
 from raygen.actors.trainer import Trainer
 from raygen.backend import checkpoint_name, has_checkpoint
 from raygen.cluster import actor_options, kill_all, next_result
@@ -59,33 +60,59 @@ def make_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> 
 
 def run_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
     rd = ctx.rundir
-    todo = [m for m in range(ctx.cfg.train.numb_models)
+    todo = [MemberTraining(m, rd.train_task(ii, m),
+                           json.loads(rd.train_input(ii, m).read_text()),
+                           rd.graph(ii, m, ctx.backend), init_model(ctx, ii, m))
+            for m in range(ctx.cfg.train.numb_models)
             if not rd.graph(ii, m, ctx.backend).exists()]
+    train_members(ctx, todo, f"iter {ii}", compute=rd.compute(ii))
+
+
+@dataclass(frozen=True)
+class MemberTraining:
+    """One member to train: where, with which input, where its frozen model goes."""
+
+    member: int
+    task_dir: Path
+    input: dict
+    graph: Path
+    init_model: Optional[Path] = None
+
+
+def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
+                  compute: Optional[Path] = None) -> None:
+    """Train ``todo`` on a pool of Trainer actors (``cluster.trainer``); a failure
+    stops the run naming the member's log. ``compute``: where the step's
+    critical-path compute goes (:mod:`raygen.overhead`)."""
     if not todo:
         return
     res = ctx.cfg.cluster.trainer
     trainers = [Trainer.options(**actor_options(res)).remote(ctx.threads)
                 for _ in range(min(res.count, len(todo)))]
     pool = ray.util.ActorPool(trainers)
+    seconds: dict[int, float] = {}
     try:
-        for m in todo:
-            inp = json.loads(rd.train_input(ii, m).read_text())
-            prev = init_model(ctx, ii, m)
+        for t in todo:
             pool.submit(lambda a, args: a.train.remote(*args),
-                        (str(rd.train_task(ii, m)), inp, str(rd.graph(ii, m, ctx.backend)),
-                         ctx.backend, str(prev) if prev else None, m))
-        with bar(len(todo), f"iter {ii} train", ctx.progress) as pbar:
+                        (str(t.task_dir), t.input, str(t.graph), ctx.backend,
+                         str(t.init_model) if t.init_model else None, t.member))
+        with bar(len(todo), f"{what} train", ctx.progress) as pbar:
             while pool.has_next():
                 try:
                     result: TrainResult = next_result(pool)
                 except ray.exceptions.RayTaskError as err:
-                    raise RunError(f"iter {ii}: training failed: "
+                    raise RunError(f"{what}: training failed: "
                                    f"{err.cause if err.cause else err}") from err
-                log.info("iter %d trained model %03d in %.1f s (%s)", ii, result.member,
+                log.info("%s trained model %03d in %.1f s (%s)", what, result.member,
                          result.total_s, result.rmse_text())
+                seconds[result.member] = result.total_s
                 pbar.update(1)
     finally:
         kill_all(trainers)
+    if compute is not None:
+        durations = [seconds[t.member] for t in todo]
+        overhead.record(compute, "run_train", overhead.makespan(durations, len(trainers)),
+                        len(durations), sum(durations), len(trainers))
 
 
 def post_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:

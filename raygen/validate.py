@@ -201,6 +201,9 @@ def _check_init(cfg, add) -> None:
                 add(f"init.systems: {n!r} is not a system name ({', '.join(sorted(names))})")
     if any(s <= 0 for s in init.scales):
         add(f"init.scales: must be > 0, got {list(init.scales)}")
+    if any(not 0 < s < 0.2 for s in init.strains):
+        add(f"init.strains: each must be in (0, 0.2) (a fraction, e.g. 0.02), got "
+            f"{list(init.strains)}")
     if init.n_perturb < 1:
         add(f"init.n_perturb: must be >= 1, got {init.n_perturb}")
     if init.md_steps < 0 or init.md_stride < 1:
@@ -217,6 +220,11 @@ def _check_train(cfg, add) -> None:
         add(f"train.init_model_numb_steps: must be >= 1, got {t.init_model_numb_steps}")
     if t.disp_freq < 1:
         add(f"train.disp_freq: must be >= 1, got {t.disp_freq}")
+    f = t.final
+    if f.numb_steps is not None and f.numb_steps < 1:
+        add(f"train.final.numb_steps: must be >= 1 (or null: off), got {f.numb_steps}")
+    if f.start_lr is not None and not f.start_lr > 0:
+        add(f"train.final.start_lr: must be > 0, got {f.start_lr}")
     training = t.input.get("training", {}) if t.input else {}
     disp = training.get("disp_freq", t.disp_freq)
     save = training.get("save_freq")
@@ -247,9 +255,19 @@ def _check_deepmd_input(cfg, add) -> None:
     training["training_data"] = {**training.get("training_data", {}), "systems": ["."]}
     training.setdefault("numb_steps", cfg.train.numb_steps)
     try:
-        normalize(inp)
+        normalize(copy.deepcopy(inp))
     except Exception as err:  # noqa: BLE001 - dargs raises several types
         add(f"train.input: rejected by deepmd-kit: {err}")
+        return
+    over = OmegaConf.to_container(cfg.train.final.input, resolve=True) if OmegaConf.is_config(
+        cfg.train.final.input) else copy.deepcopy(dict(cfg.train.final.input))
+    if over:
+        from raygen.final_train import merge
+
+        try:
+            normalize(merge(inp, over))
+        except Exception as err:  # noqa: BLE001
+            add(f"train.final.input: merged over train.input, rejected by deepmd-kit: {err}")
 
 
 def _check_explore(cfg, add) -> None:

@@ -108,6 +108,10 @@ class RunDir:
     def summary(self, ii: int) -> Path:
         return self.iter(ii) / "summary.json"
 
+    def compute(self, ii: int) -> Path:
+        """Critical-path compute of each step (:mod:`raygen.overhead`)."""
+        return self.iter(ii) / "compute.json"
+
     def timings(self, ii: int) -> Path:
         return self.iter(ii) / "timings.json"
 

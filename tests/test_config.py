@@ -269,3 +269,16 @@ def test_traversal_name_changes_nothing_outside_the_workdir(tmp_path):
     assert proc.returncode == 2 and "systems[0].name:" in proc.stderr
     assert (precious / "sentinel").read_text() == "keep me"
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_final_training_and_strained_init_settings_checked_before_work():
+    msg = problems("train.final.numb_steps=0", "train.final.start_lr=-1",
+                   "init.strains=[0.02,0.5]")
+    assert "train.final.numb_steps: must be >= 1" in msg
+    assert "train.final.start_lr: must be > 0" in msg
+    assert "init.strains: each must be in (0, 0.2)" in msg
+    msg = problems("train.final.numb_steps=1000", "+train.final.input.loss.limit_pref_q=1")
+    assert "train.final.input: merged over train.input, rejected by deepmd-kit" in msg
+    assert "limit_pref_q" in msg
+    validate(cfg_with("+exp=cu", "train.final.numb_steps=1000",
+                      "+train.final.input.loss.limit_pref_v=10"))

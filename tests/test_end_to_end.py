@@ -73,6 +73,13 @@ def test_two_iterations_leave_a_dpgen_run_directory(tmp_path):
         assert summary["labels_added"] <= 5 * 2  # fp_task_max per system
         for step in ("train_s", "explore_s", "label_s"):
             assert summary[step] > 0
+        # the orchestration overhead, from the compute measured in the workers
+        assert set(summary["compute"]) == {"run_train", "run_model_devi", "run_fp"}
+        assert summary["compute"]["run_train"]["tasks"] == 4
+        assert summary["compute"]["run_model_devi"]["tasks"] == len(tasks)
+        assert 0 < summary["compute_s"] <= summary["total_s"]
+        assert summary["overhead_pct"] == pytest.approx(
+            100 * (summary["total_s"] - summary["compute_s"]) / summary["total_s"])
         first = (fp / "candidate.shuffled.000.out").read_text().split()
         if first:
             assert (run / first[0] / "model_devi.out").exists()
@@ -92,15 +99,37 @@ def test_two_iterations_leave_a_dpgen_run_directory(tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "run already finished (2 iterations)" in again.stderr
     assert "acc%" in again.stderr
-    # its final ensemble through the property tests (the loop's props step, which a
-    # finished run still owes once props.enabled is set) and the run report
-    props = subprocess.run(raygen_cmd(run, "props.enabled=true", "props.a=3.61",
-                                      "props.properties=[equilibrium,eos,elastic,vacancy,"
-                                      "stacking_fault,phonon]", "props.phases=[fcc,hcp,bcc]"),
-                           cwd=start, env=env_for(tmp_path), capture_output=True, text=True,
-                           timeout=900)
+    # a production training of the final ensemble (train.final), which a finished
+    # run still owes once asked for, then its property tests (the loop's props step)
+    # and the run report
+    iteration_models = mtimes((run / "iter.000002/00.train").glob("graph.*.pb"))
+    final_args = ("train.final.numb_steps=200", "+train.final.input={loss:{limit_pref_v:5}}",
+                  "props.enabled=true", "props.a=3.61",
+                  "props.properties=[equilibrium,eos,elastic,vacancy,stacking_fault,phonon]",
+                  "props.phases=[fcc,hcp,bcc]")
+    props = subprocess.run(raygen_cmd(run, *final_args), cwd=start, env=env_for(tmp_path),
+                           capture_output=True, text=True, timeout=900)
     assert props.returncode == 0, props.stderr[-3000:]
+    assert "final training: 4 models, 200 steps each" in props.stderr
     assert "property tests of the final ensemble" in props.stderr
+    made = json.loads((run / "models" / "final_train.json").read_text())
+    # the loop's own final training (iteration 2, on all labels) has the same data
+    assert made["settings"]["numb_steps"] == 200 and made["data_iteration"] == 2
+    final_dir = run / made["from"]
+    for m in range(4):
+        inp = json.loads((final_dir / f"{m:03d}" / "input.json").read_text())
+        assert inp["training"]["numb_steps"] == 200 and inp["loss"]["limit_pref_v"] == 5
+        assert (inp["training"]["training_data"]["systems"] == json.loads(
+            (run / "iter.000002/00.train" / f"{m:03d}" / "input.json").read_text())
+            ["training"]["training_data"]["systems"]), "all the run's labels"
+        assert (run / "models" / f"graph.{m:03d}.pb").read_bytes() == (
+            final_dir / f"graph.{m:03d}.pb").read_bytes()
+        assert "200" in (final_dir / f"{m:03d}" / "lcurve.out").read_text().splitlines()[-1]
+    assert mtimes((run / "iter.000002/00.train").glob("graph.*.pb")) == iteration_models
+    same = subprocess.run(raygen_cmd(run, *final_args), cwd=start, env=env_for(tmp_path),
+                          capture_output=True, text=True, timeout=300)
+    assert same.returncode == 0 and "run already finished" in same.stderr
+    assert "final training" not in same.stderr
     rec = json.loads((run / "props" / "props.json").read_text())
     assert rec["models"] == [f"graph.{m:03d}.pb" for m in range(4)] and not rec["errors"]
     row = next(r for r in rec["table"] if r["property"] == "elastic.C11_GPa")

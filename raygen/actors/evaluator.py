@@ -8,6 +8,8 @@ is the distributed reducer; only the deviation rows travel back to the driver.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -74,8 +76,27 @@ class Evaluator:
         return placement_info()
 
     def evaluate(self, frames: pa.Table) -> pa.Table:
-        return deviation_table(self.models, frames, self.batch)
+        start = time.perf_counter()
+        return with_compute_s(deviation_table(self.models, frames, self.batch), start)
 
     def evaluate_file(self, traj_path: str) -> pa.Table:
         """The same, for a trajectory stored as Parquet (read here, not sent)."""
-        return deviation_table(self.models, pq.read_table(traj_path), self.batch)
+        start = time.perf_counter()
+        return with_compute_s(deviation_table(self.models, pq.read_table(traj_path),
+                                              self.batch), start)
+
+
+COMPUTE_KEY = b"raygen.compute_s"
+
+
+def with_compute_s(table: pa.Table, start: float) -> pa.Table:
+    """The table, its schema metadata carrying the seconds since ``start`` (the
+    evaluation's compute, for :mod:`raygen.overhead`)."""
+    meta = dict(table.schema.metadata or {})
+    meta[COMPUTE_KEY] = repr(time.perf_counter() - start).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def compute_s(table: pa.Table) -> float:
+    meta = table.schema.metadata or {}
+    return float(meta.get(COMPUTE_KEY, b"0"))

@@ -11,6 +11,7 @@ COLUMNS = [
     ("fail%", "{:>6.2f}", "failed_pct"), ("labels", "{:>6d}", "labels_added"),
     ("train_s", "{:>7.1f}", "train_s"), ("explore_s", "{:>9.1f}", "explore_s"),
     ("label_s", "{:>7.1f}", "label_s"), ("iter_s", "{:>7.1f}", "total_s"),
+    ("ovh%", "{:>5.1f}", "overhead_pct"),
 ]
 
 
@@ -43,6 +44,6 @@ def format_table(summaries: Iterable[dict]) -> str:
                     for name, fmt, _ in COLUMNS)
     lines = [head, "-" * len(head)]
     for s in summaries:
-        lines.append(" ".join(fmt.format(s[key]) for _, fmt, key in COLUMNS)
+        lines.append(" ".join(fmt.format(s.get(key, 0)) for _, fmt, key in COLUMNS)
                      + ("  converged" if s.get("stage_converged") else ""))
     return "\n".join(lines)
