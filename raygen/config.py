@@ -173,6 +173,8 @@ class ExploreConfig:
     tau_p: float = 0.5
     model_devi_skip: int = 0
     deviation_batch: int = 200
+    # the model that drives MD is compressed with `dp compress` (DP-GEN's dp_compress)
+    compress: bool = True
     jobs: list[ModelDeviJob] = field(default_factory=list)
 
 

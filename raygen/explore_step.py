@@ -29,6 +29,7 @@ from raygen.actors.evaluator import Evaluator, compute_s
 from raygen.actors.explorer import Explorer
 from raygen.atomic import atomic_write, atomic_write_json, atomic_write_text
 from raygen.cluster import actor_options, fits_together, get, kill_all, wait_one
+from raygen.compress import md_model
 from raygen.config import ModelDeviJob
 from raygen.context import RunContext
 from raygen.deviation import read_model_devi, write_model_devi
@@ -49,8 +50,10 @@ def make_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> None:
     """One directory per MD task: the engine's inputs, then ``task.json`` (last)."""
     rd = ctx.rundir
     engine = make_engine(ctx.cfg.explore, ctx.type_map)
-    models = ctx.graphs(ii)
     tasks = ctx.md_tasks(ii, job)
+    todo = [t for t in tasks if not rd.md_task_json(ii, t.task_id).exists()]
+    # the first model drives the dynamics (compressed: explore.compress)
+    models = [md_model(ctx, ii), *ctx.graphs(ii)[1:]] if todo else ctx.graphs(ii)
     for t in tasks:
         if rd.md_task_json(ii, t.task_id).exists():
             continue

@@ -46,6 +46,10 @@ def test_two_iterations_leave_a_dpgen_run_directory(tmp_path):
     assert list(start.iterdir()) == [], "nothing is written outside the run directory"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my run (Cu)", "start here"]
     assert (run / "iter.000000/01.model_devi/task.000.000000/log.lammps").exists()
+    # the MD is driven by the first model, compressed (explore.compress)
+    assert "graph.000.compressed.pb" in (
+        run / "iter.000000/01.model_devi/task.000.000000/in.lammps").read_text()
+    assert (run / "iter.000000/00.train/graph.000.compressed.pb").stat().st_size > 0
     assert (run / "iter.000000/summary.json").stat().st_mode & 0o777 == 0o664
     assert (run / "record.raygen").stat().st_mode & 0o777 == 0o664
     recs = records(run)
