@@ -25,7 +25,8 @@ def find_models(path: Path) -> list[Path]:
     if not path.exists():
         raise ValueError(f"{path}: no such run or models directory")
     for d in (path / "models", path):
-        found = sorted(p for p in d.glob("graph.*") if p.suffix in (".pb", ".pth"))
+        found = sorted(p for p in d.glob("graph.*") if p.suffix in (".pb", ".pth")
+                       and ".compressed" not in p.name)  # explore.compress: not a member
         if found:
             return found
     raise ValueError(f"{path}: no frozen models (graph.*.pb / graph.*.pth) in it or in "

@@ -124,7 +124,8 @@ def format_scores(rows: dict[str, Score]) -> str:
 def model_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    return sorted(p for p in path.glob("graph.*") if p.suffix in (".pb", ".pth"))
+    return sorted(p for p in path.glob("graph.*") if p.suffix in (".pb", ".pth")
+                  and ".compressed" not in p.name)  # explore.compress: not a member
 
 
 def main(argv=None) -> int:
