@@ -277,8 +277,8 @@ def test_final_training_and_strained_init_settings_checked_before_work():
     assert "train.final.numb_steps: must be >= 1" in msg
     assert "train.final.start_lr: must be > 0" in msg
     assert "init.strains: each must be in (0, 0.2)" in msg
-    msg = problems("train.final.numb_steps=1000", "+train.final.input.loss.limit_pref_q=1")
+    msg = problems("train.final.numb_steps=1000", "++train.final.input.loss.limit_pref_q=1")
     assert "train.final.input: merged over train.input, rejected by deepmd-kit" in msg
     assert "limit_pref_q" in msg
     validate(cfg_with("+exp=cu", "train.final.numb_steps=1000",
-                      "+train.final.input.loss.limit_pref_v=10"))
+                      "++train.final.input.loss.limit_pref_v=20"))

@@ -40,7 +40,7 @@ def test_a_node_removed_mid_md_loses_no_finished_work(tmp_path):
         while not list(md.glob("task.*/traj.parquet")):
             assert proc.poll() is None and time.time() < deadline, err.read_text()[-3000:]
             time.sleep(0.2)
-        models = mtimes(run.glob("iter.000000/00.train/graph.*.pb"))
+        models = mtimes(run.glob("iter.000000/00.train/graph.[0-9][0-9][0-9].pb"))
         init_labels = mtimes(run.glob("init/**/*.npy"))
         done_md = mtimes(md.glob("task.*/traj.parquet"))
         assert len(models) == 4 and done_md

@@ -80,7 +80,8 @@ def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
         assert time.time() < deadline and state(slurm, job) != "GONE", \
             (tmp_path / f"slurm-{job}.out").read_text()[-3000:]
         time.sleep(0.5)
-    models = {p: p.stat().st_mtime_ns for p in run.glob("iter.000000/00.train/graph.*.pb")}
+    models = {p: p.stat().st_mtime_ns
+              for p in run.glob("iter.000000/00.train/graph.[0-9][0-9][0-9].pb")}
     assert len(models) == 4
     cancelled = time.time()
     subprocess.run(["scancel", str(job)], env=slurm, check=True)
