@@ -216,8 +216,9 @@ def mtimes(paths):
 
 def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
     run = tmp_path / "run"
-    # longer MD so the second kill lands inside the exploration stage
-    cmd = raygen_cmd(run, "max_iter=1", "explore.jobs.0.nsteps=1500")
+    # longer MD so the second kill lands inside the exploration stage (the compressed
+    # MD model runs 1500 steps fast enough for all four tasks to end before the kill)
+    cmd = raygen_cmd(run, "max_iter=1", "explore.jobs.0.nsteps=5000")
     env = env_for(tmp_path)
     train = run / "iter.000000" / "00.train"
 
