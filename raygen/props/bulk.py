@@ -9,6 +9,7 @@ from ase import Atoms
 from raygen.props.base import EV_A3_TO_GPA, Context, Found, Property, Run, register
 from raygen.props.phases import CUBIC, phase
 from raygen.props.points import Point
+from raygen.structures import strain_cell
 
 
 @register
@@ -95,21 +96,6 @@ class Eos(Property):
         return found
 
 
-def strained(atoms: Atoms, j: int, s: float) -> Atoms:
-    """``atoms`` under Voigt strain component ``j`` of size ``s`` (engineering shear
-    for j >= 3), ions carried along."""
-    eps = np.zeros((3, 3))
-    pairs = [(0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1)]
-    a, b = pairs[j]
-    if a == b:
-        eps[a, a] = s
-    else:
-        eps[a, b] = eps[b, a] = s / 2
-    out = atoms.copy()
-    out.set_cell(atoms.cell.array @ (np.eye(3) + eps), scale_atoms=True)
-    return out
-
-
 def moduli(c: np.ndarray) -> dict[str, float]:
     """Voigt, Reuss and Hill bulk and shear moduli of a 6x6 stiffness matrix (GPa),
     and its smallest eigenvalue (Born stability: all positive)."""
@@ -147,7 +133,7 @@ class Elastic(Property):
     def run(self, ctx: Context) -> Run:
         cfg = ctx.cfg
         mode = "relax_ions" if cfg.elastic_relax_ions else "single"
-        pts = {f"{j}.{s}": Point(strained(ctx.bulk, j, s), mode=mode, fmax=cfg.fmax)
+        pts = {f"{j}.{s}": Point(strain_cell(ctx.bulk, j, s), mode=mode, fmax=cfg.fmax)
                for j in range(6) for s in cfg.elastic_strains}
         res = yield pts
         c = stiffness(list(cfg.elastic_strains),
