@@ -1,5 +1,6 @@
 """The bench scripts keep working: each runs on a tiny size (no timing checked)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +32,29 @@ def test_select_frames_on_many_systems_matches_a_per_system_selection():
         alone = select_frames(table.filter(sys_col == s), cfg, None, 3)[s]
         assert sel.counts == alone.counts and list(sel.chosen) == list(alone.chosen)
         assert list(sel.candidate) == list(alone.candidate)
+
+
+def test_bench_reducer_runs_and_its_three_methods_agree(tiny_models):
+    """raw batched inference, the reducer and ``dp model-devi`` on the same frames
+    (the script asserts their deviations agree before it prints)."""
+    models = tiny_models[0].parent
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_reducer.py"),
+                           str(models), "--frames", "30"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in ("raw batched DeepPot.eval", "raygen reducer", "dp model-devi, command"):
+        assert name in proc.stdout
+
+
+def test_reducer_streams_a_million_frames_in_bounded_memory():
+    """1 M synthetic frames (801 MiB of coordinates) through the reducer's data path,
+    in a fresh process: every frame gets its deviation row, and the peak memory after
+    the last frame is within 32 MiB of the peak after the first 10 %."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_reducer_stream.py"),
+                           "--frames", "1000000"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("1000000 frames of 32 atoms")
+    marks = re.search(r"peak RSS MiB: 10 % (\d+), 50 % (\d+), 100 % (\d+)", proc.stdout)
+    assert marks, proc.stdout
+    at10, at50, at100 = map(int, marks.groups())
+    assert at100 - at10 < 32, proc.stdout
