@@ -20,7 +20,8 @@ from typing import Optional
 import ray
 
 from raygen import overhead
-from raygen.actors.trainer import _die_with_parent, dp_command
+from raygen.actors.dp_server import die_with_parent
+from raygen.actors.trainer import dp_command
 from raygen.backend import dp_flag
 from raygen.cluster import get, ray_options
 from raygen.context import RunContext
@@ -43,7 +44,7 @@ def compress_model(src: Path, dst: Path, backend: str,
         code = subprocess.run([*dp_command(), dp_flag(backend), "compress", "-i",
                                str(Path(src).resolve()), "-o", tmp.name], cwd=work,
                               stdout=logf, stderr=subprocess.STDOUT, env=env,
-                              preexec_fn=_die_with_parent).returncode
+                              preexec_fn=die_with_parent).returncode
     if code != 0 or not tmp.exists():
         tail = (work / "compress.log").read_text().strip().splitlines()[-3:]
         return f"dp compress exited {code}: {' | '.join(tail)}", time.perf_counter() - start

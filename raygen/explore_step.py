@@ -7,9 +7,12 @@ durable mark that the task is done).
 
 Where the cluster has room for explorers and evaluators at once, the deviations
 stream in while the MD goes on and the tables travel through the object store.
-Where it has not (a laptop), the evaluators start when the MD is done and read the
-trajectories from disk: no pending evaluator can then take the cores an explorer
-needs to restart after a crash, so a lost worker never deadlocks the step.
+Where it has not (a laptop), the workers change hands: an explorer with no MD left
+to run is stopped and an evaluator takes its place, reading the finished
+trajectories from disk while the other explorers finish their last tasks. When an
+explorer is lost and must start again, the evaluators are stopped first (their
+tasks go back to the queue), so no evaluator holds the cores the explorer needs and
+a lost worker never deadlocks the step.
 """
 
 from __future__ import annotations
@@ -84,12 +87,20 @@ class _Reducer:
         return Evaluator.options(**actor_options(res)).remote(
             self.models, self.ctx.cfg.explore.deviation_batch, self.ctx.threads)
 
-    def start(self) -> None:
-        self.idle = [self.new() for _ in range(self.ctx.cfg.cluster.evaluator.count)]
-
     @property
-    def started(self) -> bool:
-        return bool(self.idle or self.running)
+    def size(self) -> int:
+        return len(self.idle) + len(self.running)
+
+    def start(self, n: Optional[int] = None) -> None:
+        """Start ``n`` more evaluators (default: up to ``cluster.evaluator.count``)."""
+        room = self.ctx.cfg.cluster.evaluator.count - self.size
+        self.idle += [self.new() for _ in range(room if n is None else min(n, room))]
+
+    def stop(self) -> None:
+        """Stop every evaluator; tasks being evaluated go back to the queue (from disk)."""
+        for ev, task in self.running.values():
+            self.queue.appendleft((task, None))
+        self.close()
 
     def add(self, task: MDTask, table_ref: Optional[ray.ObjectRef]) -> None:
         self.queue.append((task, table_ref))
@@ -174,11 +185,12 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
         with bar(len(todo), f"iter {ii} MD", ctx.progress) as md_bar, \
                 bar(len(todo), f"iter {ii} deviation", ctx.progress) as dev_bar:
             while running or reducer.running or reducer.queue:
-                if not running and not reducer.started:
-                    # MD done: the explorers' CPUs/GPUs go to the evaluators
+                if not running and (explorers or "md_s" not in stats):
+                    # MD done: every explorer's CPUs/GPUs go to the evaluators
                     kill_all(explorers)
                     explorers = []
                     stats["md_s"] = time.perf_counter() - t_start
+                if not running:
                     reducer.start()
                 reducer.dispatch()
                 ref = wait_one(list(running) + list(reducer.running), waiting,
@@ -202,6 +214,8 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                                        f"{MAX_WORKER_LOSSES} times: {err}") from err
                     log.warning("iter %d: explorer lost during %s; starting a new one, "
                                 "the task runs again", ii, t.task_id)
+                    if not streaming and reducer.size:
+                        reducer.stop()  # its cores may be the ones the explorer needs
                     queue.appendleft(t)
                     explorer = new_explorer()
                     explorers.append(explorer)
@@ -218,6 +232,11 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                 md_bar.update(1)
                 if queue:
                     submit(explorer)
+                else:  # nothing left for this explorer: its place goes to an evaluator
+                    kill_all([explorer])
+                    explorers = [e for e in explorers if e is not explorer]
+                    if not streaming and running:
+                        reducer.start(1)
             stats.setdefault("md_s", time.perf_counter() - t_start)
     finally:
         kill_all(explorers)

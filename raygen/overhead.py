@@ -36,20 +36,26 @@ def makespan(durations: Sequence[float], lanes: int) -> float:
 def pipeline_makespan(first: Sequence[float], first_lanes: int, second: Sequence[float],
                       second_lanes: int, overlapped: bool) -> float:
     """Two stages of the same tasks (MD, then each trajectory's deviation).
+
     Overlapped (separate workers, streaming): the second stage of a task starts when
-    its first stage ends and a second-stage worker is free; otherwise the second
-    stage starts when the whole first one is done (the workers change hands)."""
+    its first stage ends and a second-stage worker is free. Otherwise the workers
+    change hands: a first-stage worker with nothing left to run gives its place to a
+    second-stage one (at most ``second_lanes`` of them, the earliest free places
+    first), which takes the finished tasks in the order they finished."""
     if not first:
         return 0.0
-    if not overlapped:
-        return makespan(first, first_lanes) + makespan(second, second_lanes)
     lanes1 = [0.0] * max(1, min(int(first_lanes), len(first)))
     ends = []
     for d in first:
         t = heapq.heappop(lanes1) + float(d)
         heapq.heappush(lanes1, t)
         ends.append(t)
-    lanes2 = [0.0] * max(1, int(second_lanes))
+    if overlapped:
+        lanes2 = [0.0] * max(1, int(second_lanes))
+    else:  # each place is handed over when its first-stage worker has no more work
+        places = sorted(lanes1) + [max(lanes1)] * max(0, int(second_lanes) - len(lanes1))
+        lanes2 = places[:max(1, int(second_lanes))]
+        heapq.heapify(lanes2)
     finish = 0.0
     for end, d in sorted(zip(ends, second)):
         start = max(end, heapq.heappop(lanes2))

@@ -25,6 +25,9 @@ def test_two_stages_overlapped_or_one_after_the_other():
     assert pipeline_makespan(md, 2, dev, 2, overlapped=True) == 22
     # one slow evaluator behind fast MD: it is the bottleneck
     assert pipeline_makespan([1] * 4, 4, [5] * 4, 1, overlapped=True) == 21
+    # sharing the workers: the lane free at 10 takes the deviations while the other
+    # still runs the last MD (10..14), then both share the rest (not 14 + 4 = 18)
+    assert pipeline_makespan([10, 10, 4], 2, [2, 2, 2], 2, overlapped=False) == 16
 
 
 def test_record_adds_up_across_a_restart_and_the_summary_reads_it(tmp_path):

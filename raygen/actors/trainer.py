@@ -9,11 +9,9 @@ on; Ray sets ``CUDA_VISIBLE_DEVICES`` for it and the child inherits it.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +20,7 @@ from typing import Optional
 
 import ray
 
+from raygen.actors.dp_server import PRELOAD, WarmDP, die_with_parent
 from raygen.actors.threads import set_threads
 from raygen.backend import checkpoint_name, dp_flag, frozen_name, has_checkpoint
 from raygen.cluster import placement_info
@@ -37,25 +36,21 @@ def dp_command() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "deepmd"]
 
 
-def _die_with_parent() -> None:
-    """In the child: be killed when the actor process dies (Linux prctl), so a
-    killed run leaves no orphan ``dp train`` writing into a directory that the
-    resumed run trains in."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:  # not Linux/glibc: nothing to do
-        pass
-
-
-def run_dp(cmd: list[str], cwd: Path, log) -> int:
-    return subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                          preexec_fn=_die_with_parent).returncode
+def run_dp(args: list[str], cwd: Path, log_path: Path, runner: Optional[WarmDP] = None) -> int:
+    """``dp <args>`` in ``cwd``, output appended to ``log_path``: in a child of the
+    warm ``runner`` when given (no interpreter start), else as its own process."""
+    if runner is not None:
+        return runner.run(args, str(cwd), str(log_path))
+    with open(log_path, "a") as log:
+        return subprocess.run([*dp_command(), *args], cwd=cwd, stdout=log,
+                              stderr=subprocess.STDOUT, preexec_fn=die_with_parent).returncode
 
 
 def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: str,
-                 init_model: Optional[Path] = None, member: int = 0) -> TrainResult:
-    """Train (or resume), freeze and publish one member; return its timings.
+                 init_model: Optional[Path] = None, member: int = 0,
+                 runner: Optional[WarmDP] = None) -> TrainResult:
+    """Train (or resume), freeze and publish one member; return its timings
+    (``runner``: a warm deepmd-kit to run the commands in, see :mod:`dp_server`).
 
     The frozen model is copied to ``graph_path`` last, atomically: its existence
     is the durable mark that this member is done.
@@ -63,22 +58,21 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
     task_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     (task_dir / "input.json").write_text(json.dumps(input_dict, indent=2))
-    cmd = [*dp_command(), dp_flag(backend), "train", "input.json"]
+    args = [dp_flag(backend), "train", "input.json"]
     if has_checkpoint(task_dir, backend):
-        cmd += ["--restart", checkpoint_name(backend)]
+        args += ["--restart", checkpoint_name(backend)]
     elif init_model is not None:
-        cmd += ["--init-model", str(init_model)]
+        args += ["--init-model", str(init_model)]
     with open(task_dir / TRAIN_LOG, "a") as log:
-        log.write(f"$ {' '.join(cmd)}\n")
-        log.flush()
-        code = run_dp(cmd, task_dir, log)
+        log.write(f"$ dp {' '.join(args)}\n")
+    code = run_dp(args, task_dir, task_dir / TRAIN_LOG, runner)
     if code != 0:
         raise RuntimeError(f"dp train failed in {task_dir} (exit {code}); "
                            f"see {task_dir / TRAIN_LOG}")
     t_train = time.perf_counter() - start
-    with open(task_dir / FREEZE_LOG, "w") as log:
-        code = run_dp([*dp_command(), dp_flag(backend), "freeze", "-o", frozen_name(backend)],
-                      task_dir, log)
+    (task_dir / FREEZE_LOG).unlink(missing_ok=True)
+    code = run_dp([dp_flag(backend), "freeze", "-o", frozen_name(backend)], task_dir,
+                  task_dir / FREEZE_LOG, runner)
     if code != 0:
         raise RuntimeError(f"dp freeze failed in {task_dir} (exit {code}); "
                            f"see {task_dir / FREEZE_LOG}")
@@ -111,6 +105,18 @@ class Trainer:
 
     def __init__(self, threads: int = 1) -> None:
         set_threads(threads)
+        self.runners: dict[str, WarmDP] = {}
+
+    def runner(self, backend: str) -> Optional[WarmDP]:
+        """The warm deepmd-kit of ``backend`` (TensorFlow only: the PyTorch backend
+        keeps one process per command — forking after importing torch is not tested
+        here, where its backend does not load)."""
+        flag = dp_flag(backend)
+        if flag not in PRELOAD:
+            return None
+        if flag not in self.runners:
+            self.runners[flag] = WarmDP(flag)
+        return self.runners[flag]
 
     def placement(self) -> dict:
         return placement_info()
@@ -118,4 +124,5 @@ class Trainer:
     def train(self, task_dir: str, input_dict: dict, graph_path: str, backend: str,
               init_model: Optional[str] = None, member: int = 0) -> TrainResult:
         return train_member(Path(task_dir), input_dict, Path(graph_path), str(backend),
-                            Path(init_model) if init_model else None, member)
+                            Path(init_model) if init_model else None, member,
+                            self.runner(str(backend)))

@@ -1,0 +1,57 @@
+"""The warm deepmd-kit runner: the same commands, logs and results as ``dp``, one
+import for many commands, and a failing command that takes only itself down."""
+
+import json
+
+import numpy as np
+import pytest
+
+from raygen.actors.dp_server import WarmDP
+from raygen.actors.trainer import FREEZE_LOG, TRAIN_LOG, train_member
+from raygen.config import TrainConfig
+from raygen.training_input import make_training_input
+from tests.conftest import TINY_TRAIN_INPUT
+
+
+@pytest.fixture
+def warm():
+    runner = WarmDP("--tf")
+    yield runner
+    runner.close()
+
+
+def test_members_trained_in_one_warm_server_are_real_models(tmp_path, cu_data, warm,
+                                                           tiny_models):
+    from deepmd.infer import DeepPot
+
+    cfg = TrainConfig(numb_steps=100, input=TINY_TRAIN_INPUT, disp_freq=50)
+    graphs = []
+    for m in range(2):  # two members through the same server process
+        inp = make_training_input(cfg, ["Cu"], [cu_data], 0, m, False)
+        graph = tmp_path / f"graph.{m:03d}.pb"
+        train_member(tmp_path / f"{m:03d}", inp, graph, "tf", runner=warm)
+        graphs.append(graph)
+        log = (tmp_path / f"{m:03d}" / TRAIN_LOG).read_text()
+        assert "$ dp --tf train input.json" in log and "finished training" in log
+        assert (tmp_path / f"{m:03d}" / FREEZE_LOG).exists()
+        assert (tmp_path / f"{m:03d}" / "lcurve.out").exists()
+    server_pid = warm.proc.pid
+    # the same inputs and seed as the session's first model, trained by `dp` processes:
+    # the same model
+    box = np.eye(3).reshape(1, 9) * 7.2
+    rng = np.random.default_rng(0)
+    coords = (rng.uniform(0, 7.2, size=(32, 3))).reshape(1, -1)
+    ours = DeepPot(str(graphs[0])).eval(coords, box, np.zeros(32, int))[1]
+    theirs = DeepPot(str(tiny_models[0])).eval(coords, box, np.zeros(32, int))[1]
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    assert warm.proc.pid == server_pid and warm.proc.poll() is None
+
+
+def test_a_failing_command_reports_its_status_and_the_server_goes_on(tmp_path, warm):
+    (tmp_path / "input.json").write_text(json.dumps({"model": {"nonsense": 1}}))
+    rc = warm.run(["--tf", "train", "input.json"], str(tmp_path), str(tmp_path / "bad.log"))
+    assert rc != 0
+    assert "Traceback" in (tmp_path / "bad.log").read_text()
+    rc = warm.run(["--tf", "freeze", "-o", "x.pb"], str(tmp_path), str(tmp_path / "f.log"))
+    assert rc != 0  # no checkpoint here: dp's own failure, reported, server alive
+    assert warm.proc.poll() is None
