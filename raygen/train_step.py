@@ -105,7 +105,7 @@ def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
                                    f"{err.cause if err.cause else err}") from err
                 log.info("%s trained model %03d in %.1f s (%s)", what, result.member,
                          result.total_s, result.rmse_text())
-                seconds[result.member] = result.total_s
+                seconds[result.member] = result.compute_s or result.total_s
                 pbar.update(1)
     finally:
         kill_all(trainers)

@@ -46,3 +46,20 @@ def test_deviation_tables_carry_their_compute_time():
     t = with_compute_s(pa.table({"x": [1, 2]}), start=0.0)
     assert compute_s(t) > 0 and t.column("x").to_pylist() == [1, 2]
     assert compute_s(pa.table({"x": [1]})) == 0.0
+
+
+def test_a_members_compute_is_deepmd_kits_own_training_time(tmp_path):
+    """Process start, neighbour statistics and freezing are overhead; after a restart
+    only the last ``dp train`` in the appended log counts."""
+    from raygen.actors.trainer import training_wall_time
+
+    log = tmp_path / "train.log"
+    assert training_wall_time(log) is None
+    log.write_text("$ dp --tf train input.json\n[...] DEEPMD INFO    wall time: 12.500 s\n"
+                   "$ dp --tf train input.json --restart model.ckpt\n"
+                   "[...] DEEPMD INFO    finished training\n"
+                   "[...] DEEPMD INFO    wall time: 7.250 s\n")
+    assert training_wall_time(log) == 7.25
+    log.write_text(log.read_text() + "$ dp --tf train input.json --restart model.ckpt\n"
+                   "Traceback (most recent call last):\n")
+    assert training_wall_time(log) is None  # the last training has no time of its own

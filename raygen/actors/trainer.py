@@ -5,12 +5,18 @@ in the member's directory, so its checkpoints, ``lcurve.out`` and logs are exact
 what DeePMD-kit users expect and an interrupted training resumes from its last
 checkpoint (``--restart``). The actor asks Ray for the GPU (``num_gpus``) it trains
 on; Ray sets ``CUDA_VISIBLE_DEVICES`` for it and the child inherits it.
+
+With the TensorFlow backend each command runs in a child forked from the actor's
+warm deepmd-kit server (:mod:`raygen.actors.dp_server`), which imported deepmd-kit
+once: same arguments, same logs, same models, without the ~6 s interpreter and
+TensorFlow start of every ``dp`` process.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -79,7 +85,19 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
     tmp = graph_path.with_name(f".{graph_path.name}.tmp")
     shutil.copyfile(task_dir / frozen_name(backend), tmp)
     os.replace(tmp, graph_path)
-    return TrainResult(member, t_train, time.perf_counter() - start, last_lcurve(task_dir))
+    loop_s = training_wall_time(task_dir / TRAIN_LOG)
+    return TrainResult(member, t_train, time.perf_counter() - start, last_lcurve(task_dir),
+                       compute_s=t_train if loop_s is None else loop_s)
+
+
+def training_wall_time(log_path: Path) -> Optional[float]:
+    """The seconds deepmd-kit's training itself took (its ``wall time:`` line) in the
+    last ``dp train`` of ``log_path``: the compute of a member, without the process
+    start, neighbour statistics and freezing around it. None when it is not there."""
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    last_run = re.split(r"(?m)^\$ ", text)[-1]  # each command's output follows "$ dp ..."
+    found = re.findall(r"wall time: ([0-9.]+) s", last_run)
+    return float(found[-1]) if found else None
 
 
 def last_lcurve(task_dir: Path) -> dict:

@@ -55,3 +55,52 @@ def test_a_failing_command_reports_its_status_and_the_server_goes_on(tmp_path, w
     rc = warm.run(["--tf", "freeze", "-o", "x.pb"], str(tmp_path), str(tmp_path / "f.log"))
     assert rc != 0  # no checkpoint here: dp's own failure, reported, server alive
     assert warm.proc.poll() is None
+
+
+def test_killing_the_owner_takes_the_server_and_its_training_down(tmp_path, cu_data):
+    """kill -9 of the process that owns the server (a Trainer actor in a run): the
+    server and the training forked from it die too, so no orphan keeps writing
+    into the directory a resumed run trains in."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = TrainConfig(numb_steps=100000, input=TINY_TRAIN_INPUT, disp_freq=50)
+    (tmp_path / "input.json").write_text(json.dumps(
+        make_training_input(cfg, ["Cu"], [cu_data], 0, 0, False)))
+    owner = subprocess.Popen([sys.executable, "-c", (
+        "import sys; from raygen.actors.dp_server import WarmDP; w = WarmDP('--tf'); "
+        "w._start(); print(w.proc.pid, flush=True); "
+        f"w.run(['--tf', 'train', 'input.json'], {str(tmp_path)!r}, {str(tmp_path / 't.log')!r})")],
+        stdout=subprocess.PIPE, text=True)
+    server = int(owner.stdout.readline())
+
+    def children(pid):
+        try:
+            return [int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+        except FileNotFoundError:
+            return []
+
+    deadline = time.time() + 120
+    while not (tmp_path / "lcurve.out").exists() and time.time() < deadline:
+        time.sleep(0.5)
+    trainer = children(server)
+    assert trainer and (tmp_path / "lcurve.out").exists()
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+
+    def alive(pid):
+        try:
+            return open(f"/proc/{pid}/stat").read().split()[2] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.time() + 30
+    while (alive(server) or alive(trainer[0])) and time.time() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in (server, trainer[0]) if alive(pid)]
+    for pid in left:  # cleanup, then report
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"still running after their owner was killed: {left}"

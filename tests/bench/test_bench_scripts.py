@@ -58,3 +58,15 @@ def test_reducer_streams_a_million_frames_in_bounded_memory():
     assert marks, proc.stdout
     at10, at50, at100 = map(int, marks.groups())
     assert at100 - at10 < 32, proc.stdout
+
+
+def test_bench_explorer_runs_one_short_task_each_way(tiny_models, tmp_path):
+    """One 20-step MD task as an `lmp` process and in a persistent Explorer."""
+    import os
+
+    env = {**os.environ, "HOME": str(tmp_path)}  # a Ray session of its own
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_explorer.py"),
+                           str(tiny_models[0]), "--tasks", "1", "--nsteps", "20"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "lmp process per task" in proc.stdout and "persistent Explorer" in proc.stdout
