@@ -98,7 +98,7 @@ class _Reducer:
 
     def stop(self) -> None:
         """Stop every evaluator; tasks being evaluated go back to the queue (from disk)."""
-        for ev, task in self.running.values():
+        for _ev, task in self.running.values():
             self.queue.appendleft((task, None))
         self.close()
 
