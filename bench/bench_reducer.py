@@ -34,7 +34,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
-from raygen.actors.evaluator import deviation_table, load_models  # noqa: E402
+from raygen.actors.evaluator import deviation_table, load_models, predict  # noqa: E402
 from raygen.deviation import ensemble_deviation  # noqa: E402
 from raygen.frames import deviation_array, frames_table, table_arrays  # noqa: E402
 
@@ -61,13 +61,8 @@ def raw_deviation(models, tables: list[pa.Table]) -> tuple[float, dict[str, np.n
     for group in by_size.values():
         cells = np.concatenate([g[1] for g in group])
         pos = np.concatenate([g[2] for g in group])
-        types, n = group[0][3], len(group[0][3])
-        res = [m.eval(pos.reshape(len(pos), -1), cells.reshape(len(cells), 9), types)[:3]
-               for m in models]
-        e = np.stack([np.reshape(r[0], len(pos)) for r in res])
-        f = np.stack([np.reshape(r[1], (len(pos), n, 3)) for r in res])
-        v = np.stack([np.reshape(r[2], (len(pos), 9)) for r in res])
-        devi = ensemble_deviation(e, f, v)
+        # one batch of every frame: a single eval per model
+        devi = ensemble_deviation(*predict(models, cells, pos, group[0][3], batch=len(pos)))
         lo = 0
         for t, *_ in group:
             out[t.column("task_id")[0].as_py()] = devi[lo:lo + t.num_rows]

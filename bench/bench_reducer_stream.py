@@ -68,19 +68,20 @@ def stream(nframes: int, natoms: int, per_task: int, out: Path) -> dict:
     ref = next(trajectories(1, natoms, 1))  # same seed: the same reference sites
     sites = np.reshape(ref.column("positions")[0].as_py(), (natoms, 3))
     models = [HarmonicModel(sites, k) for k in (1.0, 1.1, 0.9, 1.05)]
-    marks, done, rows, pending = {}, 0, 0, []
+    marks, done, rows, pending, pending_rows = {}, 0, 0, [], 0
     start = time.perf_counter()
     with pq.ParquetWriter(out, DEVIATION_SCHEMA) as writer:
         for table in trajectories(nframes, natoms, per_task):
             devi = deviation_table(models, table, batch=200)
             pending.append(devi)
+            pending_rows += devi.num_rows
             done += table.num_rows
             rows += devi.num_rows
-            if sum(t.num_rows for t in pending) >= ROW_GROUP or done >= nframes:
+            if pending_rows >= ROW_GROUP or done >= nframes:
                 # row groups of ~64 k rows: Parquet keeps each group's metadata
                 # until the file is closed, so one group per trajectory would grow
                 writer.write_table(pa.concat_tables(pending))
-                pending = []
+                pending, pending_rows = [], 0
             for frac in (0.1, 0.5, 1.0):
                 if frac not in marks and done >= frac * nframes:
                     marks[frac] = peak_rss_mb()

@@ -185,7 +185,7 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
         with bar(len(todo), f"iter {ii} MD", ctx.progress) as md_bar, \
                 bar(len(todo), f"iter {ii} deviation", ctx.progress) as dev_bar:
             while running or reducer.running or reducer.queue:
-                if not running and (explorers or "md_s" not in stats):
+                if not running and "md_s" not in stats:
                     # MD done: every explorer's CPUs/GPUs go to the evaluators
                     kill_all(explorers)
                     explorers = []
