@@ -20,7 +20,7 @@ from typing import Optional
 import ray
 
 from raygen import overhead
-from raygen.actors.dp_server import die_with_parent
+from raygen.actors.dp_server import WarmDP, die_with_parent
 from raygen.actors.trainer import dp_command
 from raygen.backend import dp_flag
 from raygen.cluster import get, ray_options
@@ -29,22 +29,27 @@ from raygen.context import RunContext
 log = logging.getLogger("raygen")
 
 
-def compress_model(src: Path, dst: Path, backend: str,
-                   threads: int = 1) -> tuple[Optional[str], float]:
+def compress_model(src: Path, dst: Path, backend: str, threads: int = 1,
+                   runner: Optional[WarmDP] = None) -> tuple[Optional[str], float]:
     """``dp compress`` ``src`` into ``dst`` (published atomically, last); returns
-    (None or the end of deepmd-kit's log on failure, seconds)."""
+    (None or the end of deepmd-kit's log on failure, seconds). ``runner``: a warm
+    deepmd-kit (a lane's) to run it in, instead of a ``dp`` process of its own."""
     start = time.perf_counter()
-    work = dst.parent / f".{dst.name}.work"
+    work = Path(dst).parent / f".{Path(dst).name}.work"
     work.mkdir(parents=True, exist_ok=True)
-    tmp = work / dst.name
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads),
-           "DP_INTRA_OP_PARALLELISM_THREADS": str(threads),
-           "DP_INTER_OP_PARALLELISM_THREADS": str(threads)}
-    with open(work / "compress.log", "w") as logf:
-        code = subprocess.run([*dp_command(), dp_flag(backend), "compress", "-i",
-                               str(Path(src).resolve()), "-o", tmp.name], cwd=work,
-                              stdout=logf, stderr=subprocess.STDOUT, env=env,
-                              preexec_fn=die_with_parent).returncode
+    tmp = work / Path(dst).name
+    args = [dp_flag(backend), "compress", "-i", str(Path(src).resolve()), "-o", tmp.name]
+    (work / "compress.log").unlink(missing_ok=True)
+    if runner is not None:
+        code = runner.run(args, str(work), str(work / "compress.log"))
+    else:
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+               "DP_INTRA_OP_PARALLELISM_THREADS": str(threads),
+               "DP_INTER_OP_PARALLELISM_THREADS": str(threads)}
+        with open(work / "compress.log", "w") as logf:
+            code = subprocess.run([*dp_command(), *args], cwd=work, stdout=logf,
+                                  stderr=subprocess.STDOUT, env=env,
+                                  preexec_fn=die_with_parent).returncode
     if code != 0 or not tmp.exists():
         tail = (work / "compress.log").read_text().strip().splitlines()[-3:]
         return f"dp compress exited {code}: {' | '.join(tail)}", time.perf_counter() - start
@@ -69,9 +74,12 @@ def md_model(ctx: RunContext, ii: int) -> Path:
     dst = compressed_path(ctx, ii)
     if dst.exists():
         return dst.resolve()
-    opts = ray_options(ctx.cfg.cluster.trainer)
-    error, seconds = get(compress_task.options(**opts).remote(src, dst, ctx.backend,
-                                                               ctx.threads))
+    if ctx.lanes is not None:  # in a lane's warm deepmd-kit
+        ref = ctx.lanes.take(1)[0].compress.remote(str(src), str(dst), ctx.backend)
+    else:
+        ref = compress_task.options(**ray_options(ctx.cfg.cluster.trainer)).remote(
+            src, dst, ctx.backend, ctx.threads)
+    error, seconds = get(ref)
     overhead.record(ctx.rundir.compute(ii), "make_model_devi", seconds, 1, seconds, 1)
     if error is not None:
         log.warning("iter %d: the MD runs with the uncompressed model (explore.compress): %s",

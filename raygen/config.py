@@ -25,6 +25,14 @@ from raygen.props.config import PropsConfig
 from raygen.strenum import StrEnum, vocabulary
 
 
+class NeighborStat(StrEnum):
+    """Which members of an exploring iteration compute deepmd-kit's neighbour
+    statistics (``train.neighbor_stat``)."""
+
+    all = "all"
+    first = "first"
+
+
 class Structure(StrEnum):
     bulk = "bulk"
     surface = "surface"
@@ -124,6 +132,11 @@ class TrainConfig:
 
     ``input`` is a DeePMD-kit ``input.json`` (model, learning_rate, loss,
     training); raygen fills in the data systems, seeds and ``numb_steps``.
+    ``neighbor_stat``: ``first`` — in an iteration that explores, only the first
+    member (the one that drives MD and may be compressed) runs deepmd-kit's neighbour
+    statistics (the ``sel`` check, ``min_nbor_dist`` for ``dp compress``); the others
+    train with ``--skip-neighbor-stat`` (same data, same result; the same weights).
+    ``all``: every member. The final ensemble always gets them.
     """
 
     backend: Backend = Backend.tf
@@ -134,6 +147,7 @@ class TrainConfig:
     init_model_numb_steps: Optional[int] = None
     init_model_start_lr_scale: float = 1.0
     disp_freq: int = 100
+    neighbor_stat: NeighborStat = NeighborStat.first
     input: dict[str, Any] = field(default_factory=dict)
     final: FinalTrainConfig = field(default_factory=FinalTrainConfig)
 
@@ -241,7 +255,9 @@ class ClusterConfig:
     ``stall_warn_s``: a wait in which nothing finishes for this long is reported
     in the log with what it waits for and the free resources (null: never).
     ``autoscaling``: nodes join on demand (KubeRay, the Ray autoscaler), so a worker
-    that no node can host yet is not an error at start."""
+    that no node can host yet is not an error at start. ``lanes``: train, MD and
+    deviations on warm workers kept for the whole run (:mod:`raygen.actors.lane`);
+    null: where it is safe (a local Ray, the three kinds alike, CPUs only)."""
 
     name: str = "local"
     address: Optional[str] = None
@@ -250,6 +266,7 @@ class ClusterConfig:
     num_gpus: Optional[int] = None
     threads_per_worker: int = 1
     stall_warn_s: Optional[float] = 300.0
+    lanes: Optional[bool] = None
     trainer: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
     explorer: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
     evaluator: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))

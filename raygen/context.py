@@ -22,6 +22,8 @@ class RunContext:
     # labelling tasks still running after their iteration moved on
     # (label.proceed_ratio < 1): (iteration, fp_task) -> ObjectRef
     late_refs: dict[tuple[int, str], Any] = field(default_factory=dict)
+    # warm workers kept for the whole run (raygen.actors.lane.LanePool), or None
+    lanes: Any = None
 
     @property
     def progress(self) -> bool:

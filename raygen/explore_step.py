@@ -12,7 +12,10 @@ to run is stopped and an evaluator takes its place, reading the finished
 trajectories from disk while the other explorers finish their last tasks. When an
 explorer is lost and must start again, the evaluators are stopped first (their
 tasks go back to the queue), so no evaluator holds the cores the explorer needs and
-a lost worker never deadlocks the step.
+a lost worker never deadlocks the step. On the run's warm lanes
+(:mod:`raygen.actors.lane`, a workstation) nothing is stopped or started: a lane
+with no MD left evaluates the finished trajectories in the same process; a lost
+lane is replaced by a new one.
 """
 
 from __future__ import annotations
@@ -76,13 +79,19 @@ class _Reducer:
     def __init__(self, ctx: RunContext, ii: int) -> None:
         self.ctx, self.ii = ctx, ii
         self.models = [str(p) for p in ctx.graphs(ii)]
+        # on lanes (ctx.lanes) the evaluators are the run's lanes, handed over by
+        # the MD and never stopped; each call names the ensemble it evaluates with
+        self.pool = ctx.lanes
+        self.args = (self.models, ctx.cfg.explore.deviation_batch) if self.pool else ()
         self.idle: list = []
         self.running: dict[ray.ObjectRef, tuple] = {}
         self.queue: deque = deque()
         self.losses: Counter = Counter()
         self.compute_s: dict[str, float] = {}  # task id -> seconds of its evaluation
 
-    def new(self):
+    def new(self, lost=None):
+        if self.pool is not None:
+            return self.pool.replace(lost) if lost is not None else None
         res = self.ctx.cfg.cluster.evaluator
         return Evaluator.options(**actor_options(res)).remote(
             self.models, self.ctx.cfg.explore.deviation_batch, self.ctx.threads)
@@ -92,9 +101,19 @@ class _Reducer:
         return len(self.idle) + len(self.running)
 
     def start(self, n: Optional[int] = None) -> None:
-        """Start ``n`` more evaluators (default: up to ``cluster.evaluator.count``)."""
-        room = self.ctx.cfg.cluster.evaluator.count - self.size
+        """Start ``n`` more evaluators (default: up to ``cluster.evaluator.count``);
+        on lanes, take every lane the reducer may use that it does not have yet."""
+        count = self.ctx.cfg.cluster.evaluator.count
+        if self.pool is not None:
+            mine = self.idle + [ev for ev, _ in self.running.values()]
+            self.idle += [lane for lane in self.pool.take(count) if lane not in mine]
+            return
+        room = count - self.size
         self.idle += [self.new() for _ in range(room if n is None else min(n, room))]
+
+    def give(self, lane) -> None:
+        """A lane whose MD is done evaluates from now on."""
+        self.idle.append(lane)
 
     def stop(self) -> None:
         """Stop every evaluator; tasks being evaluated go back to the queue (from disk)."""
@@ -110,9 +129,10 @@ class _Reducer:
             task, table_ref = self.queue.popleft()
             ev = self.idle.pop()
             if table_ref is not None:
-                ref = ev.evaluate.remote(table_ref)
+                ref = ev.evaluate.remote(table_ref, *self.args)
             else:
-                ref = ev.evaluate_file.remote(str(self.ctx.rundir.traj(self.ii, task.task_id)))
+                ref = ev.evaluate_file.remote(str(self.ctx.rundir.traj(self.ii, task.task_id)),
+                                              *self.args)
             self.running[ref] = (ev, task)
 
     def done(self, ref) -> Optional[pa.Table]:
@@ -129,8 +149,9 @@ class _Reducer:
             log.warning("iter %d: evaluator lost during %s (%s); starting a new one, "
                         "redoing the task from its trajectory", self.ii, task.task_id,
                         type(err).__name__)
-            kill_all([ev])
-            self.idle.append(self.new())
+            if self.pool is None:
+                kill_all([ev])
+            self.idle.append(self.new(lost=ev))
             self.queue.appendleft((task, None))
             return None
         self.idle.append(ev)
@@ -138,7 +159,8 @@ class _Reducer:
         return table
 
     def close(self) -> None:
-        kill_all(self.idle + [ev for ev, _ in self.running.values()])
+        if self.pool is None:
+            kill_all(self.idle + [ev for ev, _ in self.running.values()])
         self.idle, self.running = [], {}
 
 
@@ -151,14 +173,20 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
         return stats
     t_start = time.perf_counter()
     res_x, res_e = cfg.cluster.explorer, cfg.cluster.evaluator
+    lanes = ctx.lanes  # warm workers of the whole run, or None: actors of this step
     n_x = min(res_x.count, len(todo))
-    streaming = fits_together([(res_x, n_x), (res_e, res_e.count)])
+    n_e = res_e.count
+    if lanes is not None:
+        n_x, n_e = len(lanes.take(n_x)), len(lanes.take(n_e))
+    streaming = lanes is None and fits_together([(res_x, n_x), (res_e, n_e)])
 
-    def new_explorer():
+    def new_explorer(lost=None):
+        if lanes is not None:
+            return lanes.replace(lost)
         return Explorer.options(**actor_options(res_x)).remote(
             cfg.explore, ctx.type_map, ctx.threads, ctx.backend)
 
-    explorers = [new_explorer() for _ in range(n_x)]
+    explorers = lanes.take(n_x) if lanes is not None else [new_explorer() for _ in range(n_x)]
     get([e.ready.remote() for e in explorers])
     reducer = _Reducer(ctx, ii)
     if streaming:
@@ -187,7 +215,8 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
             while running or reducer.running or reducer.queue:
                 if not running and "md_s" not in stats:
                     # MD done: every explorer's CPUs/GPUs go to the evaluators
-                    kill_all(explorers)
+                    if lanes is None:
+                        kill_all(explorers)
                     explorers = []
                     stats["md_s"] = time.perf_counter() - t_start
                 if not running:
@@ -207,17 +236,18 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                 except ray.exceptions.RayActorError as err:
                     stats["worker_losses"] += 1
                     losses[t.task_id] += 1
-                    kill_all([explorer])
+                    if lanes is None:
+                        kill_all([explorer])
                     explorers = [e for e in explorers if e is not explorer]
                     if losses[t.task_id] >= MAX_WORKER_LOSSES:
                         raise RunError(f"iter {ii}: MD task {t.task_id} lost its worker "
                                        f"{MAX_WORKER_LOSSES} times: {err}") from err
                     log.warning("iter %d: explorer lost during %s; starting a new one, "
                                 "the task runs again", ii, t.task_id)
-                    if not streaming and reducer.size:
+                    if lanes is None and not streaming and reducer.size:
                         reducer.stop()  # its cores may be the ones the explorer needs
                     queue.appendleft(t)
-                    explorer = new_explorer()
+                    explorer = new_explorer(lost=explorer)
                     explorers.append(explorer)
                     submit(explorer)
                     continue
@@ -233,21 +263,25 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                 if queue:
                     submit(explorer)
                 else:  # nothing left for this explorer: its place goes to an evaluator
-                    kill_all([explorer])
                     explorers = [e for e in explorers if e is not explorer]
-                    if not streaming and running:
-                        reducer.start(1)
+                    if lanes is not None:  # the same warm process evaluates from now on
+                        reducer.give(explorer)
+                    else:
+                        kill_all([explorer])
+                        if not streaming and running:
+                            reducer.start(1)
             stats.setdefault("md_s", time.perf_counter() - t_start)
     finally:
-        kill_all(explorers)
+        if lanes is None:
+            kill_all(explorers)
         reducer.close()
     stats["deviation_tail_s"] = time.perf_counter() - t_start - stats["md_s"]
     ids = [t.task_id for t in todo if t.task_id in md_seconds]
     md_d, dev_d = [md_seconds[i] for i in ids], [reducer.compute_s.get(i, 0.0) for i in ids]
     stats["md_compute_s"], stats["deviation_compute_s"] = sum(md_d), sum(dev_d)
     overhead.record(rd.compute(ii), "run_model_devi",
-                    overhead.pipeline_makespan(md_d, n_x, dev_d, res_e.count, streaming),
-                    len(ids), sum(md_d) + sum(dev_d), n_x + res_e.count)
+                    overhead.pipeline_makespan(md_d, n_x, dev_d, n_e, streaming),
+                    len(ids), sum(md_d) + sum(dev_d), n_x + n_e)
     log.info("iter %d explore: %d tasks, %d frames, %d MD errors; MD done after %.1f s, "
              "last deviations %.1f s later", ii, stats["tasks"], stats["frames"],
              stats["md_errors"], stats["md_s"], stats["deviation_tail_s"])

@@ -28,6 +28,7 @@ from omegaconf import OmegaConf
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from raygen import final_train, late_labels, overhead
+from raygen.actors.lane import LanePool, lane_count, use_lanes
 from raygen.atomic import atomic_write_json, atomic_write_text
 from raygen.cluster import check_feasible, check_shared_workdir, connect
 from raygen.config import RaygenConfig
@@ -128,6 +129,10 @@ class ConcurrentLearning:
         check_feasible(self.cfg.cluster)
         if self.cfg.cluster.address:
             check_shared_workdir(self.rundir.root)
+        if use_lanes(self.cfg):
+            self.ctx.lanes = LanePool(self.cfg, self.ctx.type_map, self.ctx.backend)
+            log.info("training, MD and deviations on %d warm lanes (cluster.lanes)",
+                     lane_count(self.cfg.cluster))
         previous = _sigterm_as_interrupt()  # after ray.init, which sets its own
         # log lines go through tqdm while progress bars are drawn, not across them
         console = logging.getLogger() if log.propagate else log
@@ -140,6 +145,9 @@ class ConcurrentLearning:
             log.warning("interrupted; finished work is kept: run the same command to resume")
             raise
         finally:
+            if self.ctx.lanes is not None:
+                self.ctx.lanes.close()
+                self.ctx.lanes = None
             if started:
                 ray.shutdown()
             if previous is not None:

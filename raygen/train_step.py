@@ -58,13 +58,34 @@ def make_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> 
              ctx.cfg.train.numb_models, len(systems), count_frames(systems))
 
 
+def explicit_sel(input_dict: dict) -> bool:
+    """Every descriptor of a deepmd-kit input names its ``sel`` (no ``"auto"``,
+    which needs the neighbour statistics to be chosen)."""
+    desc = input_dict.get("model", {}).get("descriptor", {})
+    parts = desc.get("list", []) if desc.get("type") == "hybrid" else [desc]
+    return bool(parts) and all(isinstance(d.get("sel"), list) for d in parts)
+
+
+def skips_neighbor_stat(ctx: RunContext, member: int, input_dict: dict,
+                        job: Optional[ModelDeviJob]) -> bool:
+    """``train.neighbor_stat=first``: in an iteration that explores (``job`` given),
+    members after the first train without deepmd-kit's neighbour statistics — the
+    first member (the MD model, the one ``dp compress`` may need them for) checks
+    ``sel`` on the same data; the final ensemble (no job) computes them all."""
+    return (str(ctx.cfg.train.neighbor_stat) == "first" and job is not None
+            and member > 0 and explicit_sel(input_dict))
+
+
 def run_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
     rd = ctx.rundir
-    todo = [MemberTraining(m, rd.train_task(ii, m),
-                           json.loads(rd.train_input(ii, m).read_text()),
-                           rd.graph(ii, m, ctx.backend), init_model(ctx, ii, m))
-            for m in range(ctx.cfg.train.numb_models)
-            if not rd.graph(ii, m, ctx.backend).exists()]
+    todo = []
+    for m in range(ctx.cfg.train.numb_models):
+        if rd.graph(ii, m, ctx.backend).exists():
+            continue
+        inp = json.loads(rd.train_input(ii, m).read_text())
+        todo.append(MemberTraining(m, rd.train_task(ii, m), inp, rd.graph(ii, m, ctx.backend),
+                                   init_model(ctx, ii, m),
+                                   skips_neighbor_stat(ctx, m, inp, job)))
     train_members(ctx, todo, f"iter {ii}", compute=rd.compute(ii))
 
 
@@ -77,25 +98,30 @@ class MemberTraining:
     input: dict
     graph: Path
     init_model: Optional[Path] = None
+    skip_neighbor_stat: bool = False
 
 
 def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
                   compute: Optional[Path] = None) -> None:
-    """Train ``todo`` on a pool of Trainer actors (``cluster.trainer``); a failure
+    """Train ``todo`` on a pool of Trainer actors (``cluster.trainer``), or on the
+    run's lanes (:mod:`raygen.actors.lane`); a failure
     stops the run naming the member's log. ``compute``: where the step's
     critical-path compute goes (:mod:`raygen.overhead`)."""
     if not todo:
         return
     res = ctx.cfg.cluster.trainer
-    trainers = [Trainer.options(**actor_options(res)).remote(ctx.threads)
-                for _ in range(min(res.count, len(todo)))]
+    n = min(res.count, len(todo))
+    lanes = ctx.lanes.take(n) if ctx.lanes is not None else None
+    trainers = lanes or [Trainer.options(**actor_options(res)).remote(ctx.threads)
+                         for _ in range(n)]
     pool = ray.util.ActorPool(trainers)
     seconds: dict[int, float] = {}
     try:
         for t in todo:
             pool.submit(lambda a, args: a.train.remote(*args),
                         (str(t.task_dir), t.input, str(t.graph), ctx.backend,
-                         str(t.init_model) if t.init_model else None, t.member))
+                         str(t.init_model) if t.init_model else None, t.member,
+                         t.skip_neighbor_stat))
         with bar(len(todo), f"{what} train", ctx.progress) as pbar:
             while pool.has_next():
                 try:
@@ -108,7 +134,8 @@ def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
                 seconds[result.member] = result.compute_s or result.total_s
                 pbar.update(1)
     finally:
-        kill_all(trainers)
+        if lanes is None:
+            kill_all(trainers)
     if compute is not None:
         durations = [seconds[t.member] for t in todo]
         overhead.record(compute, "run_train", overhead.makespan(durations, len(trainers)),

@@ -282,3 +282,8 @@ def test_final_training_and_strained_init_settings_checked_before_work():
     assert "limit_pref_q" in msg
     validate(cfg_with("+exp=cu", "train.final.numb_steps=1000",
                       "++train.final.input.loss.limit_pref_v=20"))
+
+
+def test_lanes_cannot_be_asked_for_beside_gpus():
+    msg = problems("cluster.lanes=true", "cluster.num_gpus=1", "cluster.trainer.num_gpus=1")
+    assert "cluster.lanes=true: lanes hold no GPUs" in msg and "cluster.trainer" in msg

@@ -298,20 +298,30 @@ def worker_pids(name: str) -> list[int]:
     return found
 
 
-def test_killed_workers_do_not_hang_the_run(tmp_path):
+KILLED_WORKERS = {  # cluster.lanes: the process titles of the worker killed in each phase
+    "false": ("Trainer", "Explorer", "Evaluator"),
+    "true": ("Lane.train", "Lane.run", "Lane.evaluate"),
+}
+
+
+@pytest.mark.parametrize("lanes", sorted(KILLED_WORKERS))
+def test_killed_workers_do_not_hang_the_run(tmp_path, lanes):
     """kill -9 of a Trainer, an Explorer and an Evaluator worker on a 2-CPU local
-    cluster: each is replaced and the run completes in bounded time."""
+    cluster — or of a warm lane while it trains, runs MD and evaluates: each is
+    replaced (or restarted by Ray) and the run completes in bounded time."""
     run = tmp_path / "run"
-    cmd = raygen_cmd(run, "max_iter=1", "explore.jobs.0.nsteps=1500", "cluster.num_cpus=2")
+    cmd = raygen_cmd(run, "max_iter=1", "explore.jobs.0.nsteps=1500", "cluster.num_cpus=2",
+                     f"cluster.lanes={lanes}")
+    train, md_, evaluate = KILLED_WORKERS[lanes]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env_for(tmp_path), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=open(tmp_path / "err.txt", "w"))
     md = run / "iter.000000" / "01.model_devi"
     killed = []
     try:
         for name, ready in (
-                ("Trainer", lambda: any(run.glob("iter.000000/00.train/00*/lcurve.out"))),
-                ("Explorer", lambda: any(md.glob("task.*/traj.parquet"))),
-                ("Evaluator", lambda: bool(worker_pids("Evaluator")))):
+                (train, lambda: any(run.glob("iter.000000/00.train/00*/lcurve.out"))),
+                (md_, lambda: any(md.glob("task.*/traj.parquet"))),
+                (evaluate, lambda: bool(worker_pids(evaluate)))):
             assert wait_for(lambda r=ready, n=name: r() and worker_pids(n), proc, timeout=900), \
                 f"no {name} to kill: " + (tmp_path / "err.txt").read_text()[-2000:]
             pid = worker_pids(name)[0]
@@ -323,7 +333,7 @@ def test_killed_workers_do_not_hang_the_run(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     err = (tmp_path / "err.txt").read_text()
     assert proc.returncode == 0, err[-3000:]
-    assert killed == ["Trainer", "Explorer", "Evaluator"]
+    assert killed == list(KILLED_WORKERS[lanes])
     assert (0, 8) in records(run) and len(list(md.glob("task.*/model_devi.out"))) == 4
 
 

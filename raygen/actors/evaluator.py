@@ -63,9 +63,9 @@ def load_models(paths: list[str]):
     return [DeepPot(p) for p in paths]
 
 
-@ray.remote
-class Evaluator:
-    """Holds the ensemble's N models; reduces frame tables to deviation tables."""
+class EvaluatorWorker:
+    """Holds the ensemble's N models; reduces frame tables to deviation tables. The
+    :class:`Evaluator` actor, or a :class:`~raygen.actors.lane.Lane`, hosts it."""
 
     def __init__(self, model_paths: list[str], batch: int = 200, threads: int = 1) -> None:
         set_threads(threads)
@@ -84,6 +84,11 @@ class Evaluator:
         start = time.perf_counter()
         return with_compute_s(deviation_table(self.models, pq.read_table(traj_path),
                                               self.batch), start)
+
+
+@ray.remote
+class Evaluator(EvaluatorWorker):
+    """A Ray actor of its own for deviations (see :class:`EvaluatorWorker`)."""
 
 
 COMPUTE_KEY = b"raygen.compute_s"

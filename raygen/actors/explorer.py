@@ -23,9 +23,9 @@ from raygen.engines import make_engine
 from raygen.results import MDResult
 
 
-@ray.remote
-class Explorer:
-    """Runs MD tasks one after another in this process."""
+class ExplorerWorker:
+    """Runs MD tasks one after another in this process; the :class:`Explorer` actor,
+    or a :class:`~raygen.actors.lane.Lane`, hosts it."""
 
     def __init__(self, explore_cfg, type_map: list[str], threads: int = 1,
                  backend: str = "tf") -> None:
@@ -58,3 +58,8 @@ class Explorer:
         atomic_write(traj, lambda tmp: pq.write_table(table, tmp))
         return MDResult(task_id, table.num_rows, time.perf_counter() - start, error, False,
                         os.getpid()), table
+
+
+@ray.remote
+class Explorer(ExplorerWorker):
+    """A Ray actor of its own for MD (see :class:`ExplorerWorker`)."""

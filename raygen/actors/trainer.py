@@ -54,9 +54,12 @@ def run_dp(args: list[str], cwd: Path, log_path: Path, runner: Optional[WarmDP] 
 
 def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: str,
                  init_model: Optional[Path] = None, member: int = 0,
-                 runner: Optional[WarmDP] = None) -> TrainResult:
+                 runner: Optional[WarmDP] = None,
+                 skip_neighbor_stat: bool = False) -> TrainResult:
     """Train (or resume), freeze and publish one member; return its timings
-    (``runner``: a warm deepmd-kit to run the commands in, see :mod:`dp_server`).
+    (``runner``: a warm deepmd-kit to run the commands in, see :mod:`dp_server`;
+    ``skip_neighbor_stat``: ``dp train --skip-neighbor-stat``, see
+    ``train.neighbor_stat``).
 
     The frozen model is copied to ``graph_path`` last, atomically: its existence
     is the durable mark that this member is done.
@@ -69,6 +72,8 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
         args += ["--restart", checkpoint_name(backend)]
     elif init_model is not None:
         args += ["--init-model", str(init_model)]
+    if skip_neighbor_stat:
+        args.append("--skip-neighbor-stat")
     with open(task_dir / TRAIN_LOG, "a") as log:
         log.write(f"$ dp {' '.join(args)}\n")
     code = run_dp(args, task_dir, task_dir / TRAIN_LOG, runner)
@@ -117,9 +122,9 @@ def last_lcurve(task_dir: Path) -> dict:
     return {k: float(v) for k, v in zip(header, last)}
 
 
-@ray.remote
-class Trainer:
-    """One training slot (a GPU on a GPU cluster, ``threads`` cores otherwise)."""
+class TrainerWorker:
+    """One training slot (a GPU on a GPU cluster, ``threads`` cores otherwise); the
+    :class:`Trainer` actor, or a :class:`~raygen.actors.lane.Lane`, hosts it."""
 
     def __init__(self, threads: int = 1) -> None:
         set_threads(threads)
@@ -140,7 +145,13 @@ class Trainer:
         return placement_info()
 
     def train(self, task_dir: str, input_dict: dict, graph_path: str, backend: str,
-              init_model: Optional[str] = None, member: int = 0) -> TrainResult:
+              init_model: Optional[str] = None, member: int = 0,
+              skip_neighbor_stat: bool = False) -> TrainResult:
         return train_member(Path(task_dir), input_dict, Path(graph_path), str(backend),
                             Path(init_model) if init_model else None, member,
-                            self.runner(str(backend)))
+                            self.runner(str(backend)), skip_neighbor_stat)
+
+
+@ray.remote
+class Trainer(TrainerWorker):
+    """A Ray actor of its own for training (see :class:`TrainerWorker`)."""

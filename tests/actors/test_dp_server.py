@@ -104,3 +104,25 @@ def test_killing_the_owner_takes_the_server_and_its_training_down(tmp_path, cu_d
     for pid in left:  # cleanup, then report
         os.kill(pid, signal.SIGKILL)
     assert not left, f"still running after their owner was killed: {left}"
+
+
+def test_skipping_the_neighbour_statistics_trains_the_same_model(tmp_path, cu_data, warm,
+                                                                 tiny_models):
+    """train.neighbor_stat=first: a member trained with --skip-neighbor-stat has the
+    same weights as the session's first model (same input and seed), only no
+    min_nbor_dist (which only `dp compress` reads)."""
+    from deepmd.infer import DeepPot
+
+    cfg = TrainConfig(numb_steps=100, input=TINY_TRAIN_INPUT, disp_freq=50)
+    inp = make_training_input(cfg, ["Cu"], [cu_data], 0, 0, False)
+    graph = tmp_path / "graph.000.pb"
+    train_member(tmp_path / "000", inp, graph, "tf", runner=warm, skip_neighbor_stat=True)
+    log = (tmp_path / "000" / TRAIN_LOG).read_text()
+    assert "--skip-neighbor-stat" in log and "Calculate neighbor statistics" not in log
+    box = np.eye(3).reshape(1, 9) * 7.2
+    coords = np.random.default_rng(1).uniform(0, 7.2, size=(1, 96))
+    ours = DeepPot(str(graph)).eval(coords, box, np.zeros(32, int))[1]
+    theirs = DeepPot(str(tiny_models[0])).eval(coords, box, np.zeros(32, int))[1]
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    assert b"train_attr/min_nbor_dist" in tiny_models[0].read_bytes()
+    assert b"train_attr/min_nbor_dist" not in graph.read_bytes()
