@@ -35,9 +35,9 @@ def compress_model(src: Path, dst: Path, backend: str, threads: int = 1,
     (None or the end of deepmd-kit's log on failure, seconds). ``runner``: a warm
     deepmd-kit (a lane's) to run it in, instead of a ``dp`` process of its own."""
     start = time.perf_counter()
-    work = Path(dst).parent / f".{Path(dst).name}.work"
+    work = dst.parent / f".{dst.name}.work"
     work.mkdir(parents=True, exist_ok=True)
-    tmp = work / Path(dst).name
+    tmp = work / dst.name
     args = [dp_flag(backend), "compress", "-i", str(Path(src).resolve()), "-o", tmp.name]
     (work / "compress.log").unlink(missing_ok=True)
     if runner is not None:

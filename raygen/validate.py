@@ -400,13 +400,10 @@ def _check_cluster(cfg, add) -> None:
         add(f"cluster.threads_per_worker: must be >= 1, got {c.threads_per_worker}")
     if c.stall_warn_s is not None and c.stall_warn_s <= 0:
         add(f"cluster.stall_warn_s: must be > 0 s or null, got {c.stall_warn_s}")
-    if c.lanes:
-        from raygen.actors.lane import ROLES, plain_resources
+    from raygen.actors.lane import lane_problems
 
-        for kind in ROLES:
-            if not plain_resources(getattr(c, kind)):
-                add(f"cluster.lanes=true: lanes hold no GPUs, custom resources or node "
-                    f"labels, but cluster.{kind} asks for some; set cluster.lanes=null")
+    for problem in lane_problems(c):
+        add(problem)
     total_cpus = c.num_cpus if c.num_cpus is not None else os.cpu_count()
     for kind in WORKER_KINDS:
         w = getattr(c, kind)

@@ -21,7 +21,6 @@ where raygen owns the Ray instance and nothing else runs beside the steps: see
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Optional
 
@@ -36,8 +35,6 @@ from raygen.cluster import kill_all, placement_info
 from raygen.compress import compress_model
 from raygen.errors import RunError
 from raygen.results import MDResult, TrainResult
-
-log = logging.getLogger("raygen")
 
 ROLES = ("trainer", "explorer", "evaluator")
 
@@ -64,6 +61,17 @@ def lane_count(cluster, cpus: Optional[float] = None) -> int:
     return max(1, min(want, int(cpus // per) if per > 0 else want))
 
 
+def lane_problems(cluster) -> list[str]:
+    """Why ``cluster.lanes=true`` cannot be: lanes hold no Ray resources, so they
+    could not pin the GPUs (or take the custom resources, node labels) a kind asks
+    for. Empty where lanes are not asked for, or can be."""
+    if not cluster.lanes:
+        return []
+    return [f"cluster.lanes=true: lanes hold no GPUs, custom resources or node labels, "
+            f"but cluster.{kind} asks for some; set cluster.lanes=null"
+            for kind in ROLES if not plain_resources(getattr(cluster, kind))]
+
+
 def use_lanes(cfg) -> bool:
     """Whether a run uses lanes (``cluster.lanes``; null: where they are safe).
 
@@ -79,10 +87,9 @@ def use_lanes(cfg) -> bool:
             and float(cfg.label.proceed_ratio) >= 1.0)
     if cluster.lanes is None:
         return safe
-    if cluster.lanes and not plain:
-        raise RunError("cluster.lanes=true: lanes hold no GPUs, custom resources or node "
-                       "labels, but cluster.trainer/explorer/evaluator ask for some; set "
-                       "cluster.lanes=false (or null) on this cluster")
+    problems = lane_problems(cluster)
+    if problems:
+        raise RunError(problems[0])
     return bool(cluster.lanes)
 
 
@@ -135,10 +142,6 @@ class Lane:
             self.ensemble = EvaluatorWorker(list(key[0]), int(batch), self.threads)
             self.ensemble_key = key
         return self.ensemble
-
-    def load_models(self, model_paths: list[str], batch: int) -> bool:
-        self._models(model_paths, batch)
-        return True
 
     def evaluate(self, frames: pa.Table, model_paths: list[str], batch: int) -> pa.Table:
         return self._models(model_paths, batch).evaluate(frames)
