@@ -35,8 +35,8 @@ import pyarrow.parquet as pq  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
 from raygen.actors.evaluator import deviation_table, load_models, predict  # noqa: E402
-from raygen.deviation import ensemble_deviation  # noqa: E402
-from raygen.frames import deviation_array, frames_table, table_arrays  # noqa: E402
+from raygen.science.deviation import ensemble_deviation  # noqa: E402
+from raygen.science.frames import deviation_array, frames_table, table_arrays  # noqa: E402
 
 
 def synthetic_tables(nframes: int, reps: int = 2, per_task: int = 101) -> list[pa.Table]:

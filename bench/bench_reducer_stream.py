@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from raygen.actors.evaluator import deviation_table  # noqa: E402
-from raygen.frames import DEVIATION_SCHEMA, frames_table  # noqa: E402
+from raygen.science.frames import DEVIATION_SCHEMA, frames_table  # noqa: E402
 
 ROW_GROUP = 65536
 

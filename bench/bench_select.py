@@ -22,7 +22,7 @@ import pyarrow as pa
 
 
 def synthetic(rows: int, systems: int, tasks_per_system: int, seed: int = 0) -> pa.Table:
-    from raygen.frames import DEVIATION_SCHEMA
+    from raygen.science.frames import DEVIATION_SCHEMA
 
     rng = np.random.default_rng(seed)
     n_tasks = systems * tasks_per_system
@@ -45,7 +45,7 @@ def peak_mb() -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from raygen.config import SelectConfig
+    from raygen.config.schema import SelectConfig
     from raygen.selection.select import select_frames, write_selection_files
 
     ap = argparse.ArgumentParser()

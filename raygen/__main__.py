@@ -15,7 +15,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from raygen.config import register_configs, register_launcher
+from raygen.cli.sweep import register_launcher
+from raygen.config.schema import register_configs
 from raygen.errors import RunError
 from raygen.validate import ConfigError, validate
 
@@ -38,11 +39,11 @@ def resolve_paths(cfg: DictConfig) -> None:
 
 
 def _sweep_member(cfg: DictConfig) -> None:
-    """In a sweep (``-m``), each member in its own run directory (raygen.sweep)."""
+    """In a sweep (``-m``), each member in its own run directory (raygen.cli.sweep)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from raygen import sweep
+    from raygen.cli import sweep
 
     hc = HydraConfig.get()
     if hc.mode != RunMode.MULTIRUN:

@@ -140,7 +140,7 @@ def check_feasible(cluster) -> None:
     is (GPUs asked for on a CPU-only cluster, a node label no node carries), naming
     the config key, instead of waiting forever. Skipped with
     ``cluster.autoscaling`` (nodes may join later)."""
-    from raygen.config import WORKER_KINDS
+    from raygen.config.schema import WORKER_KINDS
 
     if cluster.autoscaling:
         return

@@ -1,6 +1,6 @@
 """The concurrent-learning loop: iterations of train -> explore -> label.
 
-Each iteration runs the nine steps of :data:`raygen.steps.STEPS` (make/run/post of
+Each iteration runs the nine steps of :data:`raygen.steps.table.STEPS` (make/run/post of
 train, model_devi and fp), appending ``"iter step"`` to ``record.raygen`` as each
 finishes. Re-running the same command resumes after the last recorded step, and
 inside a step every finished unit (a trained model, an MD task, a labelled frame)
@@ -27,21 +27,22 @@ import ray
 from omegaconf import OmegaConf
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from raygen import final_train, late_labels, overhead
 from raygen.actors.lane import LanePool, lane_count, use_lanes
 from raygen.atomic import atomic_write_json, atomic_write_text
 from raygen.cluster import check_feasible, check_shared_workdir, connect
-from raygen.config import RaygenConfig
-from raygen.context import RunContext
-from raygen.lock import RunLock
-from raygen.prepare import prepare_confs, prepare_init_data
-from raygen.record import record_step, resume_point, roll_back
+from raygen.config.schema import RaygenConfig
 from raygen.report.summary import format_table, iteration_summary
-from raygen.schedule import job_of_iteration, stage_of
 from raygen.selection.convergence import IterationStats, stage_stopper
-from raygen.steps import STEPS, Step, phase_seconds, phase_steps
-from raygen.verify import first_inconsistent_step
-from raygen.workdir import RunDir
+from raygen.state import overhead
+from raygen.state.context import RunContext
+from raygen.state.lock import RunLock
+from raygen.state.record import phase_seconds, phase_steps, record_step, resume_point, roll_back
+from raygen.state.schedule import job_of_iteration, stage_of
+from raygen.state.verify import first_inconsistent_step
+from raygen.state.workdir import RunDir
+from raygen.steps import final_train, late_labels
+from raygen.steps.prepare import prepare_confs, prepare_init_data
+from raygen.steps.table import STEPS, Step
 
 log = logging.getLogger("raygen")
 

@@ -14,7 +14,7 @@ class TrainResult:
     train_s: float
     total_s: float
     lcurve: dict[str, float] = field(default_factory=dict)
-    compute_s: float = 0.0  # deepmd-kit's own training time (raygen.overhead)
+    compute_s: float = 0.0  # deepmd-kit's own training time (raygen.state.overhead)
 
     def rmse_text(self) -> str:
         return " ".join(f"{k}={v:.3g}" for k, v in self.lcurve.items()

@@ -16,11 +16,16 @@ from ase.data import atomic_numbers
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from raygen.config import WORKER_KINDS, RaygenConfig, explore_config_class, label_config_class
-from raygen.dataset import deepmd_systems, system_type_map
+from raygen.config.schema import (
+    WORKER_KINDS,
+    RaygenConfig,
+    explore_config_class,
+    label_config_class,
+)
+from raygen.science.dataset import deepmd_systems, system_type_map
+from raygen.science.structures import _SURFACES
 from raygen.selection.trust import resolve_levels
-from raygen.structures import _SURFACES
-from raygen.workdir import check_path_name
+from raygen.state.workdir import check_path_name
 
 
 class ConfigError(ValueError):
@@ -262,7 +267,7 @@ def _check_deepmd_input(cfg, add) -> None:
     over = OmegaConf.to_container(cfg.train.final.input, resolve=True) if OmegaConf.is_config(
         cfg.train.final.input) else copy.deepcopy(dict(cfg.train.final.input))
     if over:
-        from raygen.final_train import merge
+        from raygen.steps.final_train import merge
 
         try:
             normalize(merge(inp, over))

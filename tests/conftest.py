@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 
-from raygen.config import InitConfig, SystemConfig, TrainConfig
-from raygen.dataset import init_md_frames, write_deepmd_npy
-from raygen.structures import build_system, perturb, relax
+from raygen.config.schema import InitConfig, SystemConfig, TrainConfig
+from raygen.science.dataset import init_md_frames, write_deepmd_npy
+from raygen.science.structures import build_system, perturb, relax
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ def cu_data(tmp_path_factory) -> Path:
 def tiny_models(tmp_path_factory, cu_data) -> list[Path]:
     """Two real DeePMD-kit (TensorFlow) models, 100 steps each, differing in seed."""
     from raygen.actors.trainer import train_member
-    from raygen.training_input import make_training_input
+    from raygen.science.training_input import make_training_input
 
     root = tmp_path_factory.mktemp("models")
     cfg = TrainConfig(numb_steps=100, input=TINY_TRAIN_INPUT, disp_freq=50)

@@ -7,7 +7,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from hydra.errors import ConfigCompositionException
 
-from raygen.config import register_configs
+from raygen.config.schema import register_configs
 from raygen.validate import ConfigError, validate
 from tests.conftest import REPO
 

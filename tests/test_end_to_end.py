@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from raygen.dataset import count_frames, deepmd_systems
-from raygen.deviation import MODEL_DEVI_HEADER
-from raygen.record import last_record
+from raygen.science.dataset import count_frames, deepmd_systems
+from raygen.science.deviation import MODEL_DEVI_HEADER
+from raygen.state.record import last_record
 
 pytestmark = pytest.mark.slow
 

@@ -29,8 +29,7 @@ def test_a_node_removed_mid_md_loses_no_finished_work(tmp_path):
     cluster.wait_for_nodes()
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "raygen", "+exp=cu_smoke", f"workdir={run}", "progress=false",
-           "max_iter=1", "explore.jobs.0.nsteps=1500", f"cluster.address={cluster.address}",
-           "cluster.name=test-cluster"]
+           "max_iter=1", "explore.jobs.0.nsteps=1500", f"cluster.address={cluster.address}"]
     err = tmp_path / "err.txt"
     proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=open(err, "w"))

@@ -4,7 +4,7 @@
 its own ``python -m raygen`` driver connected to that cluster; without a cluster
 address the members run one after another in this process (Hydra's basic
 launcher). The member bookkeeping (run directories, the comparison table) is in
-``raygen.sweep``; this module only adapts it to Hydra's launcher interface.
+``raygen.cli.sweep``; this module only adapts it to Hydra's launcher interface.
 """
 
 
@@ -55,7 +55,7 @@ class RaygenLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]],
                initial_job_idx: int) -> Sequence[JobReturn]:
-        from raygen import sweep
+        from raygen.cli import sweep
 
         assert self.config is not None and self.hydra_context is not None
         configs = []

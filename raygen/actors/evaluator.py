@@ -17,8 +17,8 @@ import ray
 
 from raygen.actors.threads import set_threads
 from raygen.cluster import placement_info
-from raygen.deviation import ensemble_deviation
-from raygen.frames import DEVIATION_SCHEMA, deviation_rows, table_arrays
+from raygen.science.deviation import ensemble_deviation
+from raygen.science.frames import DEVIATION_SCHEMA, deviation_rows, table_arrays
 
 
 def predict(models, cells: np.ndarray, positions: np.ndarray, types: np.ndarray,
@@ -96,7 +96,7 @@ COMPUTE_KEY = b"raygen.compute_s"
 
 def with_compute_s(table: pa.Table, start: float) -> pa.Table:
     """The table, its schema metadata carrying the seconds since ``start`` (the
-    evaluation's compute, for :mod:`raygen.overhead`)."""
+    evaluation's compute, for :mod:`raygen.state.overhead`)."""
     meta = dict(table.schema.metadata or {})
     meta[COMPUTE_KEY] = repr(time.perf_counter() - start).encode()
     return table.replace_schema_metadata(meta)

@@ -27,7 +27,7 @@ from raygen.actors.threads import set_threads
 from raygen.atomic import atomic_write, atomic_write_json
 from raygen.cluster import bounded, ray_options
 from raygen.labelers import TRANSIENT, LabelOutcome, LabelStatus, TransientLabelError, make_labeler
-from raygen.workdir import FRAME_FILE, LABELED_FILE, OUTCOME_FILE
+from raygen.state.workdir import FRAME_FILE, LABELED_FILE, OUTCOME_FILE
 
 
 def read_outcome(task_dir: Path) -> LabelOutcome | None:

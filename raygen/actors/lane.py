@@ -27,12 +27,12 @@ from typing import Optional
 import pyarrow as pa
 import ray
 
+from raygen.actors.compress import compress_model
 from raygen.actors.evaluator import EvaluatorWorker
 from raygen.actors.explorer import ExplorerWorker
 from raygen.actors.threads import set_threads
 from raygen.actors.trainer import TrainerWorker
 from raygen.cluster import kill_all, placement_info
-from raygen.compress import compress_model
 from raygen.errors import RunError
 from raygen.results import MDResult, TrainResult
 

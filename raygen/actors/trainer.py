@@ -28,8 +28,8 @@ import ray
 
 from raygen.actors.dp_server import PRELOAD, WarmDP, die_with_parent
 from raygen.actors.threads import set_threads
-from raygen.backend import checkpoint_name, dp_flag, frozen_name, has_checkpoint
 from raygen.cluster import placement_info
+from raygen.config.backend import checkpoint_name, dp_flag, frozen_name, has_checkpoint
 from raygen.results import TrainResult
 
 TRAIN_LOG = "train.log"

@@ -5,14 +5,14 @@
   files, with the ensemble's model paths relative to that directory);
 - worker side, in an ``Explorer`` actor: :meth:`start` loads the code once per
   process, then :meth:`run` runs any number of tasks and returns each task's
-  frames as an Arrow table (:data:`raygen.frames.FRAME_SCHEMA`) plus the error
+  frames as an Arrow table (:data:`raygen.science.frames.FRAME_SCHEMA`) plus the error
   that stopped it, if any (the frames before the error are kept: they are the
   ones the selection marks as failed).
 
 An engine writes only inside the task directory it is given. A new engine is a
 module with a subclass and its config dataclass (a subclass of
-:class:`raygen.config.ExploreConfig` holding its own keys), a line in
-:data:`raygen.plugins.ENGINES` and a YAML in ``conf/explore/``.
+:class:`raygen.config.schema.ExploreConfig` holding its own keys), a line in
+:data:`raygen.config.plugins.ENGINES` and a YAML in ``conf/explore/``.
 """
 
 from __future__ import annotations
@@ -24,12 +24,11 @@ from typing import Optional
 import pyarrow as pa
 from ase import Atoms
 
-from raygen.config import ExploreConfig
-from raygen.schedule import MDTask
+from raygen.config.schema import ExploreConfig
+from raygen.state.schedule import MDTask
 
 
 class ExplorationEngine(abc.ABC):
-    name: str = "base"
     config_class: type[ExploreConfig] = ExploreConfig
 
     def __init__(self, cfg: ExploreConfig, type_map: list[str]) -> None:

@@ -19,8 +19,8 @@ from typing import Optional
 import pyarrow as pa
 from ase import Atoms
 
-from raygen.backend import import_framework
-from raygen.config import ExploreConfig
+from raygen.config.backend import import_framework
+from raygen.config.schema import ExploreConfig
 from raygen.engines.base import ExplorationEngine
 from raygen.engines.lammps_input import (
     CONF_FILE,
@@ -31,7 +31,7 @@ from raygen.engines.lammps_input import (
     lammps_input,
     write_conf,
 )
-from raygen.schedule import MDTask
+from raygen.state.schedule import MDTask
 
 
 @dataclass
@@ -63,7 +63,6 @@ def load_lammps(backend: str = "tf"):
 
 
 class LammpsEngine(ExplorationEngine):
-    name = "lammps"
     config_class = LammpsExploreConfig
 
     def write_task(self, task_dir: Path, atoms: Atoms, task: MDTask,

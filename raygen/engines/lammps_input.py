@@ -16,7 +16,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 from ase.io import write
 
-from raygen.frames import FRAME_SCHEMA, frames_table
+from raygen.science.frames import FRAME_SCHEMA, frames_table
 
 CONF_FILE = "conf.lmp"
 INPUT_FILE = "in.lammps"

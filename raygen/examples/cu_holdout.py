@@ -23,8 +23,8 @@ from ase.calculators.emt import EMT
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
-from raygen.dataset import labelled_copy, write_deepmd_npy
-from raygen.structures import perturb, relax
+from raygen.science.dataset import labelled_copy, write_deepmd_npy
+from raygen.science.structures import perturb, relax
 
 SET_NAMES = {"phases sc/diamond/dhcp": "phases", "EOS fcc/bcc/hcp 0.86-1.10 a": "eos",
              "surfaces fcc(110), bcc(100)": "surfaces",

@@ -1,13 +1,13 @@
 """First-principles (and reference) labelers, one module per code.
 
-The registry is :data:`raygen.plugins.LABELERS`; the interface is
+The registry is :data:`raygen.config.plugins.LABELERS`; the interface is
 :mod:`raygen.labelers.base`.
 """
 
 from __future__ import annotations
 
+from raygen.config.plugins import LABELERS, load
 from raygen.labelers.base import TRANSIENT, Labeler, LabelOutcome, LabelStatus, TransientLabelError
-from raygen.plugins import LABELERS, load
 
 
 def labeler_class(name: str) -> type[Labeler]:

@@ -23,6 +23,7 @@ from typing import Any, Optional
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     STDERR,
@@ -36,7 +37,6 @@ from raygen.labelers.external import (
     tail,
     unsort,
 )
-from raygen.plugins import LabelerName
 
 LOG = Path("OUT.ABACUS") / "running_scf.log"
 DEFAULT_INPUT = {"basis_type": "pw", "ecutwfc": 60, "scf_thr": 1e-7, "scf_nmax": 100,
@@ -147,7 +147,6 @@ def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
 
 
 class AbacusLabeler(ExternalLabeler):
-    name = "abacus"
     config_class = AbacusLabelConfig
 
     def problems(self, type_map: list[str], local: bool = True) -> list[str]:

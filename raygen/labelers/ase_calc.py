@@ -20,9 +20,9 @@ from typing import Any, Optional
 
 from ase.io import read, write
 
-from raygen.config import LabelConfig
+from raygen.config.plugins import LabelerName
+from raygen.config.schema import LabelConfig
 from raygen.labelers.base import Labeler, LabelOutcome, LabelStatus
-from raygen.plugins import LabelerName
 
 INPUT = "input.extxyz"
 OUTPUT = "output.extxyz"
@@ -108,7 +108,6 @@ class CalculatorLabeler(Labeler):
 
 
 class AseLabeler(CalculatorLabeler):
-    name = "ase"
     config_class = AseLabelConfig
 
     def problems(self, type_map: list[str], local: bool = True) -> list[str]:

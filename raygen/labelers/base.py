@@ -24,7 +24,7 @@ from typing import Optional
 from ase import Atoms
 from ase.calculators.calculator import Calculator
 
-from raygen.config import LabelConfig
+from raygen.config.schema import LabelConfig
 
 
 class LabelStatus(str, Enum):
@@ -64,11 +64,10 @@ class Labeler(abc.ABC):
     """Base class of all labelers; subclasses implement the three steps.
 
     A new labeler is a module with a subclass and its config dataclass (a
-    subclass of :class:`raygen.config.LabelConfig` with the code's own keys), a
-    line in :data:`raygen.plugins.LABELERS` and a YAML in ``conf/label/``.
+    subclass of :class:`raygen.config.schema.LabelConfig` with the code's own keys), a
+    line in :data:`raygen.config.plugins.LABELERS` and a YAML in ``conf/label/``.
     """
 
-    name: str = "base"
     config_class: type[LabelConfig] = LabelConfig
 
     def __init__(self, cfg: LabelConfig) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     STDOUT,
@@ -35,7 +36,6 @@ from raygen.labelers.external import (
     kpoints_for,
     tail,
 )
-from raygen.plugins import LabelerName
 
 INPUT = "input.inp"
 GPA_TO_EV_A3 = 1.0 / 160.21766208
@@ -223,7 +223,6 @@ def parse_output(task_dir: Path, atoms: Atoms, output: str = STDOUT) -> Atoms:
 class Cp2kLabeler(ExternalLabeler):
     name = "cp2k"
     config_class = Cp2kLabelConfig
-    input_file = INPUT
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
         write_input(atoms, self.cfg, task_dir / INPUT, extra)

@@ -22,6 +22,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
+from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     STDERR,
@@ -30,7 +31,6 @@ from raygen.labelers.external import (
     ExternalLabeler,
     tail,
 )
-from raygen.plugins import LabelerName
 
 
 @dataclass
@@ -47,7 +47,6 @@ class CustomLabelConfig(ExternalLabelConfig):
 
 
 class CustomLabeler(ExternalLabeler):
-    name = "custom"
     config_class = CustomLabelConfig
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from ase.calculators.emt import EMT
 
-from raygen.config import LabelConfig
+from raygen.config.plugins import LabelerName
+from raygen.config.schema import LabelConfig
 from raygen.labelers.ase_calc import CalculatorLabeler
-from raygen.plugins import LabelerName
 
 
 @dataclass
@@ -28,7 +28,6 @@ class EmtLabelConfig(LabelConfig):
 
 
 class EmtLabeler(CalculatorLabeler):
-    name = "emt"
     config_class = EmtLabelConfig
 
     def make_calculator(self, **extra):

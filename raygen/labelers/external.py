@@ -22,7 +22,7 @@ from typing import Any, Optional
 import numpy as np
 from ase import Atoms
 
-from raygen.config import LabelConfig
+from raygen.config.schema import LabelConfig
 from raygen.labelers.base import Labeler, LabelOutcome, LabelStatus
 
 STDOUT = "stdout.log"

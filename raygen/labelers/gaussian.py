@@ -27,6 +27,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     STDERR,
@@ -34,7 +35,6 @@ from raygen.labelers.external import (
     ExternalLabeler,
     tail,
 )
-from raygen.plugins import LabelerName
 
 INPUT = "input.gjf"
 LOG = "input.log"
@@ -108,7 +108,6 @@ def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
 
 
 class GaussianLabeler(ExternalLabeler):
-    name = "gaussian"
     config_class = GaussianLabelConfig
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:

@@ -22,6 +22,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
+from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     STDERR,
@@ -32,7 +33,6 @@ from raygen.labelers.external import (
     kpoints_for,
     tail,
 )
-from raygen.plugins import LabelerName
 
 STRUCTURE = "input.extxyz"
 SETTINGS = "gpaw.json"
@@ -96,7 +96,6 @@ def settings(atoms: Atoms, cfg: GpawLabelConfig, extra: Optional[dict] = None) -
 
 
 class GpawLabeler(ExternalLabeler):
-    name = "gpaw"
     config_class = GpawLabelConfig
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     STDERR,
@@ -39,7 +40,6 @@ from raygen.labelers.external import (
     missing_files,
     tail,
 )
-from raygen.plugins import LabelerName
 
 INPUT = "input.pwi"
 
@@ -155,7 +155,6 @@ def parse_output(task_dir: Path, atoms: Atoms, output: str = STDOUT) -> Atoms:
 
 
 class QeLabeler(ExternalLabeler):
-    name = "qe"
     config_class = QeLabelConfig
 
     def problems(self, type_map: list[str], local: bool = True) -> list[str]:

@@ -27,6 +27,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.data import atomic_numbers
 
+from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     STDERR,
@@ -38,7 +39,6 @@ from raygen.labelers.external import (
     stress_from_virial,
     tail,
 )
-from raygen.plugins import LabelerName
 
 INPUT = "input.fdf"
 
@@ -160,7 +160,6 @@ def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
 
 
 class SiestaLabeler(ExternalLabeler):
-    name = "siesta"
     config_class = SiestaLabelConfig
 
     def problems(self, type_map: list[str], local: bool = True) -> list[str]:

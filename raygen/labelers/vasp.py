@@ -30,6 +30,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
+from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     STDERR,
@@ -42,7 +43,6 @@ from raygen.labelers.external import (
     tail,
     unsort,
 )
-from raygen.plugins import LabelerName
 
 OUTCAR = "OUTCAR"
 DEFAULT_INCAR = {"PREC": "Accurate", "ENCUT": 400, "ISMEAR": 1, "SIGMA": 0.2,
@@ -172,7 +172,6 @@ def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
 
 
 class VaspLabeler(ExternalLabeler):
-    name = "vasp"
     config_class = VaspLabelConfig
 
     def problems(self, type_map: list[str], local: bool = True) -> list[str]:

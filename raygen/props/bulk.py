@@ -9,7 +9,7 @@ from ase import Atoms
 from raygen.props.base import EV_A3_TO_GPA, Context, Found, Property, Run, register
 from raygen.props.phases import CUBIC, phase
 from raygen.props.points import Point
-from raygen.structures import strain_cell
+from raygen.science.structures import strain_cell
 
 
 @register

@@ -102,7 +102,8 @@ def props_for_run(run: Path, overrides: list[str]) -> tuple[Any, Any, list[str]]
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from raygen.config import register_configs, register_launcher
+    from raygen.cli.sweep import register_launcher
+    from raygen.config.schema import register_configs
 
     register_configs()
     register_launcher()

@@ -23,8 +23,8 @@ from typing import Optional
 
 import numpy as np
 
-from raygen.dataset import deepmd_systems
-from raygen.deviation import ensemble_deviation
+from raygen.science.dataset import deepmd_systems
+from raygen.science.deviation import ensemble_deviation
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from raygen.workdir import RunDir
+from raygen.state.workdir import RunDir
 
 
 @dataclass
@@ -57,15 +57,14 @@ def read_lcurve(path: Path) -> dict[str, np.ndarray]:
 
 
 def status_of(rd: RunDir, cfg: dict) -> str:
-    from raygen.lock import RunLock
-    from raygen.record import last_record
-    from raygen.steps import STEPS
+    from raygen.state.lock import RunLock
+    from raygen.state.record import STEP_NAMES, last_record
 
     n_models = int(cfg.get("train", {}).get("numb_models", 4) or 4)
     live = RunLock(rd.root).is_held()
-    last = last_record(rd.record, len(STEPS)) if rd.record.exists() else None
+    last = last_record(rd.record, len(STEP_NAMES)) if rd.record.exists() else None
     where = "before its first step" if last is None else \
-        f"iteration {last[0]}, after step {last[1]} ({STEPS[last[1]].name})"
+        f"iteration {last[0]}, after step {last[1]} ({STEP_NAMES[last[1]]})"
     models = list(rd.models.glob("graph.*")) if rd.models.exists() else []
     if len(models) >= n_models and not live:
         return "finished: final models in models/"

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from omegaconf import OmegaConf
 
 from raygen.selection.select import select_frames
-from raygen.workdir import RunDir
+from raygen.state.workdir import RunDir
 
 
 def iterations(rd: RunDir) -> list[tuple[int, int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Optional
 
@@ -35,3 +36,9 @@ def pick(candidates: Sequence, n: int, rng: np.random.Generator) -> tuple[list, 
     else:
         shuffled = [candidates[i] for i in order]
     return shuffled[:n], shuffled
+
+
+def proceed_count(n_tasks: int, ratio: float) -> int:
+    """How many of an iteration's ``n_tasks`` labels must be done before the next
+    iteration's training starts (``label.proceed_ratio``)."""
+    return min(n_tasks, max(1, math.ceil(ratio * n_tasks - 1e-9))) if n_tasks else 0

@@ -142,13 +142,6 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
     return out
 
 
-def selection_lines(frames, task_dir_of) -> str:
-    """One ``<model_devi task path> <step>`` line per frame."""
-    if isinstance(frames, Frames):
-        return "".join(frames.lines(task_dir_of))
-    return "".join(f"{task_dir_of(t)} {st}\n" for t, st in frames)
-
-
 def write_selection_files(selection: dict[int, SystemSelection], path_of, task_dir_of) -> None:
     """``path_of(kind, sys_idx)`` names each file; ``task_dir_of(task_id)`` each task.
     Written a million lines at a time (memory stays bounded however many frames)."""

@@ -14,7 +14,7 @@ import ray
 from ray.cluster_utils import AutoscalingCluster
 
 from raygen.cluster import ray_options
-from raygen.config import WorkerResources
+from raygen.config.schema import WorkerResources
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

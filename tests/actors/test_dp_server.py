@@ -8,8 +8,8 @@ import pytest
 
 from raygen.actors.dp_server import WarmDP
 from raygen.actors.trainer import FREEZE_LOG, TRAIN_LOG, train_member
-from raygen.config import TrainConfig
-from raygen.training_input import make_training_input
+from raygen.config.schema import TrainConfig
+from raygen.science.training_input import make_training_input
 from tests.conftest import TINY_TRAIN_INPUT
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pyarrow as pa
 
 from raygen.actors.evaluator import deviation_table, load_models
-from raygen.deviation import read_model_devi
 from raygen.engines.lammps_input import dump_to_table, write_conf
-from raygen.frames import deviation_array, frames_table
+from raygen.science.deviation import read_model_devi
+from raygen.science.frames import deviation_array, frames_table
 from tests.conftest import cu_frames
 
 

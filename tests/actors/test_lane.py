@@ -9,11 +9,11 @@ import ray
 
 from raygen.actors.evaluator import deviation_table, load_models
 from raygen.actors.lane import Lane, LanePool, lane_count, use_lanes
-from raygen.config import ClusterConfig, TrainConfig, WorkerResources
+from raygen.config.schema import ClusterConfig, TrainConfig, WorkerResources
 from raygen.engines.lammps import LammpsExploreConfig
 from raygen.errors import RunError
-from raygen.frames import deviation_array
-from raygen.training_input import make_training_input
+from raygen.science.frames import deviation_array
+from raygen.science.training_input import make_training_input
 from tests.actors.test_explorer import make_task
 from tests.conftest import TINY_TRAIN_INPUT
 

@@ -8,7 +8,7 @@ from ray.cluster_utils import Cluster
 from raygen.actors.evaluator import Evaluator
 from raygen.actors.trainer import Trainer
 from raygen.cluster import actor_options, check_feasible, infeasible, placement_info, ray_options
-from raygen.config import WorkerResources
+from raygen.config.schema import WorkerResources
 
 
 def test_gpu_and_cpu_work_land_on_the_right_nodes(tiny_models):
@@ -74,7 +74,7 @@ def test_node_labels_and_custom_resources_decide_where_each_kind_runs():
 
 
 def test_a_worker_no_node_can_host_fails_fast_naming_the_key():
-    from raygen.config import ClusterConfig
+    from raygen.config.schema import ClusterConfig
     from raygen.errors import RunError
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})

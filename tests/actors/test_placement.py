@@ -4,7 +4,7 @@ import ray
 
 from raygen.actors.trainer import Trainer
 from raygen.cluster import actor_options
-from raygen.config import WorkerResources
+from raygen.config.schema import WorkerResources
 
 
 def test_trainers_pin_distinct_gpus(local_ray):

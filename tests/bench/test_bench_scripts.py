@@ -21,7 +21,7 @@ def test_select_frames_on_many_systems_matches_a_per_system_selection():
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_select import synthetic
 
-    from raygen.config import SelectConfig
+    from raygen.config.schema import SelectConfig
     from raygen.selection.select import select_frames
 
     table = synthetic(5000, 7, 3, seed=1)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_module
 
-from raygen.config import register_configs
+from raygen.config.schema import register_configs
 
 tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 
@@ -149,7 +149,8 @@ def test_groups_autoscale_and_match_raygens_cluster_config(rendered):
     assert words[:3] == ["python", "-m", "raygen"]
     with initialize_config_module(version_base=None, config_module="raygen.conf"):
         cfg = compose(config_name="config", overrides=words[3:])
-    assert cfg.cluster.name == "kuberay" and cfg.workdir.startswith("/runs/")
+    assert cfg.cluster.address == "auto" and cfg.cluster.autoscaling
+    assert cfg.workdir.startswith("/runs/")
     mounts = {m["mountPath"] for m in
               cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
     assert "/runs" in mounts

@@ -13,12 +13,12 @@ import pytest
 from ase.build import bulk
 
 from raygen.actors.labeling import label_frame, read_outcome
-from raygen.dataset import write_deepmd_npy
 from raygen.labelers import LabelStatus
 from raygen.labelers.cp2k import Cp2kLabelConfig, judge
 from raygen.labelers.gpaw import GpawLabelConfig
 from raygen.labelers.qe import QeLabelConfig
-from raygen.workdir import LABELED_FILE
+from raygen.science.dataset import write_deepmd_npy
+from raygen.state.workdir import LABELED_FILE
 
 pytestmark = pytest.mark.skipif(
     shutil.which("cp2k.psmp") is None or shutil.which("pw.x") is None

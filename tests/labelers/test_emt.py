@@ -4,10 +4,10 @@ import numpy as np
 from ase.calculators.emt import EMT
 
 from raygen.actors.labeling import LABELED_FILE, OUTCOME_FILE, label_frame, read_outcome
-from raygen.dataset import write_deepmd_npy
+from raygen.config.plugins import LABELERS
 from raygen.labelers import Labeler, LabelStatus
 from raygen.labelers.emt import EmtLabelConfig
-from raygen.plugins import LABELERS
+from raygen.science.dataset import write_deepmd_npy
 from tests.conftest import cu_frames
 
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from raygen.props.config import PropsConfig
+from raygen.config.props import PropsConfig
 from raygen.props.runner import check
 
 

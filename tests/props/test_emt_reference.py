@@ -10,9 +10,9 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from omegaconf import OmegaConf
 
+from raygen.config.props import PropsConfig
 from raygen.labelers.emt import EmtLabelConfig
 from raygen.props.calculators import reference_spec
-from raygen.props.config import PropsConfig
 from raygen.props.run import run_props
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

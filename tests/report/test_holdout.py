@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from ase.io import write
 
-from raygen.dataset import write_deepmd_npy
 from raygen.report.holdout import load_systems, main, predict, score
+from raygen.science.dataset import write_deepmd_npy
 from tests.conftest import cu_frames
 
 

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from raygen.lock import RunLock
 from raygen.report.page import write_report
 from raygen.report.runinfo import read_lcurve, read_run
+from raygen.state.lock import RunLock
 
 LCURVE = """#  step      rmse_trn    rmse_e_trn    rmse_f_trn         lr
 # If there is no available reference data, rmse_*_{val,trn} will print nan

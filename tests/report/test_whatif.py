@@ -9,14 +9,14 @@ import pyarrow.parquet as pq
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from raygen.config import register_configs
-from raygen.context import RunContext
-from raygen.deviation import write_model_devi
-from raygen.explore_step import post_model_devi
-from raygen.frames import frames_table
-from raygen.label_step import make_fp
+from raygen.config.schema import register_configs
 from raygen.report.whatif import main, whatif
-from raygen.workdir import RunDir
+from raygen.science.deviation import write_model_devi
+from raygen.science.frames import frames_table
+from raygen.state.context import RunContext
+from raygen.state.workdir import RunDir
+from raygen.steps.explore import post_model_devi
+from raygen.steps.label import make_fp
 
 register_configs()
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pyarrow as pa
 
-from raygen.config import SelectConfig
-from raygen.frames import DEVIATION_SCHEMA
+from raygen.config.schema import SelectConfig
+from raygen.science.frames import DEVIATION_SCHEMA
 from raygen.selection.select import select_frames, write_selection_files
 
 

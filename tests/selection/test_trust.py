@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from raygen.config import ModelDeviJob, SelectConfig
+from raygen.config.schema import ModelDeviJob, SelectConfig
 from raygen.selection.trust import resolve_levels
 
 

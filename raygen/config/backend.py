@@ -1,0 +1,59 @@
+"""What raygen knows about deepmd-kit's backends, in one place.
+
+File names of frozen models and checkpoints, the ``dp`` flag, and what must be
+imported before the DeePMD LAMMPS plugin loads in a process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from raygen.config.strenum import StrEnum
+
+
+class Backend(StrEnum):
+    """deepmd-kit backend: ``tf`` (TensorFlow, the CPU default) or ``pt`` (PyTorch,
+    GPU clusters; deepmd-kit 3.2.0's compiled ops need torch 2.11)."""
+
+    tf = "tf"
+    pt = "pt"
+
+
+MODEL_SUFFIX = {Backend.tf: "pb", Backend.pt: "pth"}
+# Checkpoint prefix deepmd-kit writes; `dp train --restart/--init-model` take it.
+CHECKPOINT = {Backend.tf: "model.ckpt", Backend.pt: "model.ckpt.pt"}
+FROZEN = {Backend.tf: "frozen_model.pb", Backend.pt: "frozen_model.pth"}
+
+
+def model_suffix(backend: str) -> str:
+    return MODEL_SUFFIX[Backend(str(backend))]
+
+
+def checkpoint_name(backend: str) -> str:
+    return CHECKPOINT[Backend(str(backend))]
+
+
+def frozen_name(backend: str) -> str:
+    return FROZEN[Backend(str(backend))]
+
+
+def dp_flag(backend: str) -> str:
+    """``dp --tf train`` / ``dp --pt train``."""
+    return f"--{Backend(str(backend)).value}"
+
+
+def has_checkpoint(task_dir: Path, backend: str) -> bool:
+    """Whether ``dp train --restart`` can resume in ``task_dir``."""
+    task_dir = Path(task_dir)
+    if Backend(str(backend)) is Backend.tf:
+        return (task_dir / "checkpoint").exists() and any(task_dir.glob("model.ckpt*.index"))
+    return (task_dir / CHECKPOINT[Backend.pt]).exists()
+
+
+def import_framework(backend: str) -> None:
+    """Import the backend's framework; the DeePMD LAMMPS plugin needs it loaded
+    first in the process (the ``pt`` path is not exercised on CPU here)."""
+    if Backend(str(backend)) is Backend.pt:
+        import torch  # noqa: F401
+    else:
+        import tensorflow  # noqa: F401

@@ -1,0 +1,88 @@
+"""Labelled data: DP-GEN's ``init_bulk`` recipe and deepmd/npy collection (dpdata).
+
+Plain functions; the loop runs :func:`init_md_frames` as Ray tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import dpdata
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.calculator import Calculator
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.md.langevin import Langevin
+from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+from raygen.config.schema import InitConfig
+
+
+def labelled_copy(atoms: Atoms) -> Atoms:
+    """A detached copy carrying energy, forces and stress as a SinglePointCalculator."""
+    out = atoms.copy()
+    out.calc = SinglePointCalculator(
+        out, energy=atoms.get_potential_energy(), forces=atoms.get_forces(),
+        stress=atoms.get_stress())
+    return out
+
+
+def init_md_frames(start: Atoms, calc: Calculator, cfg: InitConfig,
+                   seed: int) -> list[Atoms]:
+    """Short MD from one perturbed structure, every ``md_stride``-th frame labelled.
+
+    DP-GEN's ``init_bulk`` runs a 20-step AIMD at 50 K with the first-principles
+    code; here the labeler's reference calculator drives a Langevin MD.
+    """
+    atoms = start.copy()
+    atoms.calc = calc
+    rng = np.random.default_rng(seed)
+    MaxwellBoltzmannDistribution(atoms, temperature_K=cfg.md_temperature, rng=rng)
+    Stationary(atoms)
+    frames = [labelled_copy(atoms)]
+    dyn = Langevin(atoms, timestep=cfg.md_timestep_fs * units.fs,
+                   temperature_K=cfg.md_temperature, friction=0.02, fixcm=False,
+                   rng=rng)
+    for step in range(1, cfg.md_steps + 1):
+        dyn.run(1)
+        if step % cfg.md_stride == 0:
+            frames.append(labelled_copy(atoms))
+    return frames
+
+
+def to_labeled_system(atoms: Atoms, type_map: list[str]) -> dpdata.LabeledSystem:
+    return dpdata.LabeledSystem(atoms, fmt="ase/structure", type_map=type_map)
+
+
+def write_deepmd_npy(frames: Iterable[Atoms], type_map: list[str], out_dir: Path) -> int:
+    """Write labelled frames as deepmd/npy under ``out_dir`` (one sub-folder per
+    composition, as dpdata's MultiSystems names them). Returns the frame count."""
+    multi = dpdata.MultiSystems(type_map=type_map)
+    count = 0
+    for atoms in frames:
+        multi.append(to_labeled_system(atoms, type_map))
+        count += 1
+    if count:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        multi.to_deepmd_npy(str(out_dir))
+    return count
+
+
+def deepmd_systems(root: Path) -> list[Path]:
+    """Every deepmd/npy system (a folder with ``type.raw``) below ``root``."""
+    return sorted(p.parent for p in Path(root).rglob("type.raw"))
+
+
+def system_type_map(system_dir: Path) -> list[str]:
+    """The element names a deepmd/npy system declares (``type_map.raw``)."""
+    tm = Path(system_dir) / "type_map.raw"
+    return tm.read_text().split() if tm.exists() else []
+
+
+def count_frames(system_dirs: Iterable[Path]) -> int:
+    total = 0
+    for d in system_dirs:
+        for box in Path(d).glob("set.*/box.npy"):
+            total += np.load(box, mmap_mode="r").shape[0]
+    return total

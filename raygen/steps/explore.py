@@ -1,0 +1,326 @@
+"""Step 01.model_devi: MD with the new ensemble, streamed into the deviation reducer.
+
+Explorer actors run the MD tasks (by the configured engine); each finished
+trajectory (an Arrow table) goes to an Evaluator of the reducer, which returns the
+compact deviation rows; the driver writes each task's ``model_devi.out`` (the
+durable mark that the task is done).
+
+Where the cluster has room for explorers and evaluators at once, the deviations
+stream in while the MD goes on and the tables travel through the object store.
+Where it has not (a laptop), the workers change hands: an explorer with no MD left
+to run is stopped and an evaluator takes its place, reading the finished
+trajectories from disk while the other explorers finish their last tasks. When an
+explorer is lost and must start again, the evaluators are stopped first (their
+tasks go back to the queue), so no evaluator holds the cores the explorer needs and
+a lost worker never deadlocks the step. On the run's warm lanes
+(:mod:`raygen.actors.lane`, a workstation) nothing is stopped or started: a lane
+with no MD left evaluates the finished trajectories in the same process; a lost
+lane is replaced by a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, deque
+from typing import Optional
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import ray
+from ase.io import read
+
+from raygen.actors.compress import md_model
+from raygen.actors.evaluator import Evaluator, compute_s
+from raygen.actors.explorer import Explorer
+from raygen.atomic import atomic_write, atomic_write_json, atomic_write_text
+from raygen.cluster import actor_options, fits_together, get, kill_all, wait_one
+from raygen.config.schema import ModelDeviJob
+from raygen.engines import make_engine
+from raygen.errors import RunError
+from raygen.report.progress import bar
+from raygen.results import MDResult
+from raygen.science.deviation import read_model_devi, write_model_devi
+from raygen.science.frames import DEVIATION_SCHEMA, deviation_array, deviation_rows
+from raygen.state import overhead
+from raygen.state.context import RunContext
+from raygen.state.schedule import MDTask
+
+log = logging.getLogger("raygen")
+
+# A task whose worker died this many times is given up (its error is recorded).
+MAX_WORKER_LOSSES = 3
+
+
+def make_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> None:
+    """One directory per MD task: the engine's inputs, then ``task.json`` (last)."""
+    rd = ctx.rundir
+    engine = make_engine(ctx.cfg.explore, ctx.type_map)
+    tasks = ctx.md_tasks(ii, job)
+    todo = [t for t in tasks if not rd.md_task_json(ii, t.task_id).exists()]
+    # the first model drives the dynamics (compressed: explore.compress)
+    models = [md_model(ctx, ii), *ctx.graphs(ii)[1:]] if todo else ctx.graphs(ii)
+    for t in tasks:
+        if rd.md_task_json(ii, t.task_id).exists():
+            continue
+        d = rd.md_task(ii, t.task_id)
+        d.mkdir(parents=True, exist_ok=True)
+        conf = ctx.confs[t.sys_idx][t.conf_idx]
+        engine.write_task(d, read(conf), t, models)
+        atomic_write_json(rd.md_task_json(ii, t.task_id), {**t.to_dict(), "conf": str(conf)})
+    log.info("iter %d explore: %d MD tasks (%s, T=%s K, P=%s bar, %d steps, every %d)", ii,
+             len(tasks), job.ensemble, list(job.temps), list(job.press), job.nsteps,
+             job.trj_freq)
+
+
+class _Reducer:
+    """Evaluators fed one task at a time; a dead one is replaced, its task redone."""
+
+    def __init__(self, ctx: RunContext, ii: int) -> None:
+        self.ctx, self.ii = ctx, ii
+        self.models = [str(p) for p in ctx.graphs(ii)]
+        # on lanes (ctx.lanes) the evaluators are the run's lanes, handed over by
+        # the MD and never stopped; each call names the ensemble it evaluates with
+        self.pool = ctx.lanes
+        self.args = (self.models, ctx.cfg.explore.deviation_batch) if self.pool else ()
+        self.idle: list = []
+        self.running: dict[ray.ObjectRef, tuple] = {}
+        self.queue: deque = deque()
+        self.losses: Counter = Counter()
+        self.compute_s: dict[str, float] = {}  # task id -> seconds of its evaluation
+
+    def new(self, lost=None):
+        if self.pool is not None:
+            return self.pool.replace(lost) if lost is not None else None
+        res = self.ctx.cfg.cluster.evaluator
+        return Evaluator.options(**actor_options(res)).remote(
+            self.models, self.ctx.cfg.explore.deviation_batch, self.ctx.threads)
+
+    @property
+    def size(self) -> int:
+        return len(self.idle) + len(self.running)
+
+    def start(self, n: Optional[int] = None) -> None:
+        """Start ``n`` more evaluators (default: up to ``cluster.evaluator.count``);
+        on lanes, take every lane the reducer may use that it does not have yet."""
+        count = self.ctx.cfg.cluster.evaluator.count
+        if self.pool is not None:
+            mine = self.idle + [ev for ev, _ in self.running.values()]
+            self.idle += [lane for lane in self.pool.take(count) if lane not in mine]
+            return
+        room = count - self.size
+        self.idle += [self.new() for _ in range(room if n is None else min(n, room))]
+
+    def give(self, lane) -> None:
+        """A lane whose MD is done evaluates from now on."""
+        self.idle.append(lane)
+
+    def stop(self) -> None:
+        """Stop every evaluator; tasks being evaluated go back to the queue (from disk)."""
+        for _ev, task in self.running.values():
+            self.queue.appendleft((task, None))
+        self.close()
+
+    def add(self, task: MDTask, table_ref: Optional[ray.ObjectRef]) -> None:
+        self.queue.append((task, table_ref))
+
+    def dispatch(self) -> None:
+        while self.idle and self.queue:
+            task, table_ref = self.queue.popleft()
+            ev = self.idle.pop()
+            if table_ref is not None:
+                ref = ev.evaluate.remote(table_ref, *self.args)
+            else:
+                ref = ev.evaluate_file.remote(str(self.ctx.rundir.traj(self.ii, task.task_id)),
+                                              *self.args)
+            self.running[ref] = (ev, task)
+
+    def done(self, ref) -> Optional[pa.Table]:
+        """The deviation table of a finished evaluation, or None after a lost worker
+        or object (the task is queued again, from its trajectory file)."""
+        ev, task = self.running.pop(ref)
+        try:
+            table = ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.ObjectLostError) as err:
+            self.losses[task.task_id] += 1
+            if self.losses[task.task_id] >= MAX_WORKER_LOSSES:
+                raise RunError(f"iter {self.ii}: the deviation of {task.task_id} failed "
+                               f"{MAX_WORKER_LOSSES} times: {err}") from err
+            log.warning("iter %d: evaluator lost during %s (%s); starting a new one, "
+                        "redoing the task from its trajectory", self.ii, task.task_id,
+                        type(err).__name__)
+            if self.pool is None:
+                kill_all([ev])
+            self.idle.append(self.new(lost=ev))
+            self.queue.appendleft((task, None))
+            return None
+        self.idle.append(ev)
+        self.compute_s[task.task_id] = compute_s(table)
+        return table
+
+    def close(self) -> None:
+        if self.pool is None:
+            kill_all(self.idle + [ev for ev, _ in self.running.values()])
+        self.idle, self.running = [], {}
+
+
+def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
+    """MD and deviation of every task without a model_devi.out; returns counts."""
+    cfg, rd = ctx.cfg, ctx.rundir
+    todo = [t for t in ctx.md_tasks(ii, job) if not rd.model_devi_out(ii, t.task_id).exists()]
+    stats = {"tasks": len(todo), "md_errors": 0, "frames": 0, "worker_losses": 0}
+    if not todo:
+        return stats
+    t_start = time.perf_counter()
+    res_x, res_e = cfg.cluster.explorer, cfg.cluster.evaluator
+    lanes = ctx.lanes  # warm workers of the whole run, or None: actors of this step
+    n_x = min(res_x.count, len(todo))
+    n_e = res_e.count
+    if lanes is not None:
+        n_x, n_e = len(lanes.take(n_x)), len(lanes.take(n_e))
+    streaming = lanes is None and fits_together([(res_x, n_x), (res_e, n_e)])
+
+    def new_explorer(lost=None):
+        if lanes is not None:
+            return lanes.replace(lost)
+        return Explorer.options(**actor_options(res_x)).remote(
+            cfg.explore, ctx.type_map, ctx.threads, ctx.backend)
+
+    explorers = lanes.take(n_x) if lanes is not None else [new_explorer() for _ in range(n_x)]
+    get([e.ready.remote() for e in explorers])
+    reducer = _Reducer(ctx, ii)
+    if streaming:
+        reducer.start()
+    queue = deque(todo)
+    md_seconds: dict[str, float] = {}  # task id -> seconds of its MD run
+    running: dict[ray.ObjectRef, tuple] = {}
+    losses: Counter = Counter()
+
+    def submit(explorer) -> None:
+        t = queue.popleft()
+        info_ref, table_ref = explorer.run.remote(str(rd.md_task(ii, t.task_id)), t.task_id,
+                                                  t.sys_idx, str(rd.traj(ii, t.task_id)))
+        running[info_ref] = (explorer, t, table_ref)
+
+    def waiting() -> str:
+        return (f"iter {ii} explore: {len(running)} MD tasks running, {len(queue)} queued, "
+                f"{len(reducer.running)} deviations running, {len(reducer.queue)} queued")
+
+    try:
+        for e in explorers:
+            if queue:
+                submit(e)
+        with bar(len(todo), f"iter {ii} MD", ctx.progress) as md_bar, \
+                bar(len(todo), f"iter {ii} deviation", ctx.progress) as dev_bar:
+            while running or reducer.running or reducer.queue:
+                if not running and "md_s" not in stats:
+                    # MD done: every explorer's CPUs/GPUs go to the evaluators
+                    if lanes is None:
+                        kill_all(explorers)
+                    explorers = []
+                    stats["md_s"] = time.perf_counter() - t_start
+                if not running:
+                    reducer.start()
+                reducer.dispatch()
+                ref = wait_one(list(running) + list(reducer.running), waiting,
+                               cfg.cluster.stall_warn_s)
+                if ref in reducer.running:
+                    devi = reducer.done(ref)
+                    if devi is not None:
+                        _write_task_devi(ctx, ii, devi)
+                        dev_bar.update(1)
+                    continue
+                explorer, t, table_ref = running.pop(ref)
+                try:
+                    result: MDResult = ray.get(ref)
+                except ray.exceptions.RayActorError as err:
+                    stats["worker_losses"] += 1
+                    losses[t.task_id] += 1
+                    if lanes is None:
+                        kill_all([explorer])
+                    explorers = [e for e in explorers if e is not explorer]
+                    if losses[t.task_id] >= MAX_WORKER_LOSSES:
+                        raise RunError(f"iter {ii}: MD task {t.task_id} lost its worker "
+                                       f"{MAX_WORKER_LOSSES} times: {err}") from err
+                    log.warning("iter %d: explorer lost during %s; starting a new one, "
+                                "the task runs again", ii, t.task_id)
+                    if lanes is None and not streaming and reducer.size:
+                        reducer.stop()  # its cores may be the ones the explorer needs
+                    queue.appendleft(t)
+                    explorer = new_explorer(lost=explorer)
+                    explorers.append(explorer)
+                    submit(explorer)
+                    continue
+                if result.error:
+                    stats["md_errors"] += 1
+                    atomic_write_text(rd.md_error(ii, t.task_id), result.error + "\n")
+                    log.warning("iter %d: MD task %s stopped with an error after %d frames: %s",
+                                ii, t.task_id, result.frames, result.error.splitlines()[0])
+                stats["frames"] += result.frames
+                md_seconds[t.task_id] = result.wall_s
+                reducer.add(t, table_ref if streaming else None)
+                md_bar.update(1)
+                if queue:
+                    submit(explorer)
+                else:  # nothing left for this explorer: its place goes to an evaluator
+                    explorers = [e for e in explorers if e is not explorer]
+                    if lanes is not None:  # the same warm process evaluates from now on
+                        reducer.give(explorer)
+                    else:
+                        kill_all([explorer])
+                        if not streaming and running:
+                            reducer.start(1)
+            stats.setdefault("md_s", time.perf_counter() - t_start)
+    finally:
+        if lanes is None:
+            kill_all(explorers)
+        reducer.close()
+    stats["deviation_tail_s"] = time.perf_counter() - t_start - stats["md_s"]
+    ids = [t.task_id for t in todo if t.task_id in md_seconds]
+    md_d, dev_d = [md_seconds[i] for i in ids], [reducer.compute_s.get(i, 0.0) for i in ids]
+    stats["md_compute_s"], stats["deviation_compute_s"] = sum(md_d), sum(dev_d)
+    overhead.record(rd.compute(ii), "run_model_devi",
+                    overhead.pipeline_makespan(md_d, n_x, dev_d, n_e, streaming),
+                    len(ids), sum(md_d) + sum(dev_d), n_x + n_e)
+    log.info("iter %d explore: %d tasks, %d frames, %d MD errors; MD done after %.1f s, "
+             "last deviations %.1f s later", ii, stats["tasks"], stats["frames"],
+             stats["md_errors"], stats["md_s"], stats["deviation_tail_s"])
+    atomic_write_json(rd.md_stats(ii), stats)
+    return stats
+
+
+def _write_task_devi(ctx: RunContext, ii: int, devi: pa.Table) -> None:
+    if devi.num_rows == 0:
+        return
+    task_id = devi.column("task_id")[0].as_py()
+    write_model_devi(ctx.rundir.model_devi_out(ii, task_id), devi.column("step").to_numpy(),
+                     deviation_array(devi))
+
+
+def post_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> pa.Table:
+    """All tasks' deviations in one table (``01.model_devi/model_devi.parquet``).
+
+    An iteration in which every MD task failed is an error that quotes the reason
+    (a model that cannot be read, an unstable setting): nothing could be learned
+    from it, and going on would only end in a run with nothing done.
+    """
+    rd = ctx.rundir
+    tasks = ctx.md_tasks(ii, job)
+    errors = {t.task_id: rd.md_error(ii, t.task_id).read_text().strip()
+              for t in tasks if rd.md_error(ii, t.task_id).exists()}
+    if tasks and len(errors) == len(tasks):
+        first = tasks[0].task_id
+        raise RunError(f"iter {ii}: all {len(tasks)} MD tasks failed; {first}: "
+                       f"{errors[first].splitlines()[0] if errors[first] else '?'} "
+                       f"(see {rd.md_task(ii, first)})")
+    parts = []
+    for t in tasks:
+        path = rd.model_devi_out(ii, t.task_id)
+        if not path.exists():
+            log.warning("iter %d: %s has no %s (no frames)", ii, t.task_id, path.name)
+            continue
+        steps, devi = read_model_devi(path)
+        parts.append(deviation_rows(t.task_id, t.sys_idx, steps, devi))
+    table = pa.concat_tables(parts) if parts else DEVIATION_SCHEMA.empty_table()
+    atomic_write(rd.deviations(ii), lambda tmp: pq.write_table(table, tmp))
+    return table

@@ -1,0 +1,126 @@
+"""Production training of the final ensemble (``train.final``), after the loop.
+
+The paper trains the models it publishes far longer than the models that steer
+exploration. With ``train.final.numb_steps`` set, every member trains again on all
+labels of the run in ``<workdir>/final/NNN/`` (from the last iteration's
+checkpoint, or from new weights), and these models, not the last iteration's, go
+to ``models/``. ``models/final_train.json`` says which settings made them, so a
+finished run started again with other settings trains them again, and nothing
+else; a kill during it resumes each member from its own checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from omegaconf import OmegaConf
+
+from raygen.atomic import atomic_write_json
+from raygen.config.backend import checkpoint_name, has_checkpoint
+from raygen.science.dataset import count_frames
+from raygen.science.training_input import make_training_input
+from raygen.state.context import RunContext
+from raygen.steps.train import MemberTraining, train_members, training_systems
+
+log = logging.getLogger("raygen")
+
+RECORD = "final_train.json"
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) \
+        else copy.deepcopy(node)
+
+
+def merge(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base``, dicts key by key."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def settings(ctx: RunContext) -> Optional[dict]:
+    """What identifies the production training asked for (None: off)."""
+    f = ctx.cfg.train.final
+    if f.numb_steps is None:
+        return None
+    return {"numb_steps": int(f.numb_steps), "from_scratch": bool(f.from_scratch),
+            "start_lr": f.start_lr, "input": _plain(f.input)}
+
+
+def done_settings(ctx: RunContext) -> Optional[dict]:
+    path = ctx.rundir.models / RECORD
+    return json.loads(path.read_text())["settings"] if path.exists() else None
+
+
+def pending(ctx: RunContext) -> bool:
+    """Asked for, and ``models/`` was not made by exactly these settings."""
+    want = settings(ctx)
+    return want is not None and done_settings(ctx) != want
+
+
+def final_dir(ctx: RunContext, want: dict) -> Path:
+    """One directory per settings, so other settings never resume these."""
+    digest = hashlib.sha256(json.dumps(want, sort_keys=True).encode()).hexdigest()
+    return ctx.rundir.root / "final" / digest[:10]
+
+
+def member_input(ctx: RunContext, want: dict, systems: list[Path], final_iter: int,
+                 member: int) -> dict:
+    cfg = ctx.cfg.train
+    inp = make_training_input(cfg, ctx.type_map, systems, final_iter + 1, member, False)
+    inp = merge(inp, want["input"])
+    inp["training"]["numb_steps"] = want["numb_steps"]
+    if want["start_lr"] is not None:
+        inp.setdefault("learning_rate", {})["start_lr"] = want["start_lr"]
+    return inp
+
+
+def run(ctx: RunContext, final_iter: int) -> list[Path]:
+    """Train the production ensemble on the data of ``final_iter``'s training (all
+    labels); the frozen models' paths."""
+    want = settings(ctx)
+    assert want is not None
+    root = final_dir(ctx, want)
+    systems = training_systems(ctx, final_iter)
+    graphs = [root / ctx.rundir.final_graph(m, ctx.backend).name
+              for m in range(ctx.cfg.train.numb_models)]
+    todo = []
+    for m, graph in enumerate(graphs):
+        if graph.exists():
+            continue
+        task = root / f"{m:03d}"
+        task.mkdir(parents=True, exist_ok=True)
+        prev = ctx.rundir.train_task(final_iter, m)
+        init = None if want["from_scratch"] or not has_checkpoint(prev, ctx.backend) \
+            else prev / checkpoint_name(ctx.backend)
+        inp = member_input(ctx, want, systems, final_iter, m)
+        (task / "input.json").write_text(json.dumps(inp, indent=2))
+        todo.append(MemberTraining(m, task, inp, graph, init))
+    log.info("final training: %d models, %d steps each, on %d systems, %d frames (%s)",
+             len(graphs), want["numb_steps"], len(systems), count_frames(systems), root)
+    t0 = time.perf_counter()
+    train_members(ctx, todo, "final")
+    atomic_write_json(root / RECORD, {"settings": want, "data_iteration": final_iter,
+                                      "seconds": round(time.perf_counter() - t0, 1)})
+    return graphs
+
+
+def record_in_models(ctx: RunContext, final_iter: int, src_dir: Optional[Path]) -> None:
+    """``models/final_train.json``: which training made the models there."""
+    path = ctx.rundir.models / RECORD
+    if src_dir is None:
+        path.unlink(missing_ok=True)
+        return
+    info = json.loads((src_dir / RECORD).read_text())
+    atomic_write_json(path, {**info, "from": str(src_dir.relative_to(ctx.rundir.root))})

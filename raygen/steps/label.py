@@ -1,0 +1,205 @@
+"""Step 02.fp: pick candidate frames, label them as Ray CPU tasks, collect the data.
+
+Labels stream: each frame is its own task, results are taken as they finish, and
+only converged outcomes become training data (``02.fp/data.%03d``, deepmd/npy).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter
+from typing import Optional
+
+import pyarrow.parquet as pq
+import ray
+from ase.io import read, write
+
+from raygen.actors.labeling import read_outcome, submit_label
+from raygen.atomic import atomic_write, atomic_write_json, replace_dir
+from raygen.cluster import wait_one
+from raygen.config.schema import ModelDeviJob
+from raygen.errors import RunError
+from raygen.report.progress import bar
+from raygen.science.dataset import write_deepmd_npy
+from raygen.science.frames import row_to_atoms
+from raygen.selection.budget import proceed_count
+from raygen.selection.select import select_frames, write_selection_files
+from raygen.state import overhead
+from raygen.state.context import RunContext
+from raygen.state.workdir import FRAME_FILE, OUTCOME_FILE
+from raygen.steps import late_labels
+
+log = logging.getLogger("raygen")
+
+
+def set_aside_fp(ctx: RunContext, ii: int) -> None:
+    """Before a (re)selection: an existing ``02.fp`` would no longer match it. Labels
+    are never deleted: a folder holding outcomes is kept as ``02.fp.stale.N``."""
+    fp = ctx.rundir.fp(ii)
+    if not fp.exists():
+        return
+    if any(fp.glob(f"task.*/{OUTCOME_FILE}")):
+        k = 0
+        while fp.with_name(f"{fp.name}.stale.{k}").exists():
+            k += 1
+        fp.rename(fp.with_name(f"{fp.name}.stale.{k}"))
+        log.warning("iter %d: the selection is made anew; the labels of the earlier one "
+                    "are kept in %s", ii, fp.with_name(f"{fp.name}.stale.{k}"))
+    else:
+        shutil.rmtree(fp)
+
+
+def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
+    """Select, write DP-GEN's candidate/rest files and one task dir per chosen frame
+    (into a fresh ``02.fp``: labels of an earlier selection are kept aside)."""
+    rd = ctx.rundir
+    set_aside_fp(ctx, ii)
+    selection = select_frames(pq.read_table(rd.deviations(ii)), ctx.cfg.select, job, ii,
+                              ctx.cfg.explore.model_devi_skip)
+    write_selection_files(
+        selection, lambda kind, s: rd.selection_file(ii, kind, s),
+        lambda task_id: rd.md_task(ii, task_id).relative_to(rd.root))
+    record: dict = {"systems": {}, "tasks": []}
+    for s, sel in selection.items():
+        record["systems"][str(s)] = {**sel.counts, "chosen": len(sel.chosen),
+                                     "budget": sel.budget,
+                                     "accurate_ratio": sel.accurate_ratio,
+                                     "f_trust": [sel.levels.f_lo, sel.levels.f_hi]}
+        trajs: dict[str, object] = {}
+        for k, (task_id, step) in enumerate(sel.chosen):
+            fdir = rd.fp_task(ii, s, k)
+            record["tasks"].append({"fp_task": fdir.name, "md_task": task_id, "step": step,
+                                    "sys_idx": s})
+            if (fdir / FRAME_FILE).exists():
+                continue
+            if task_id not in trajs:
+                trajs[task_id] = pq.read_table(rd.traj(ii, task_id))
+            table = trajs[task_id]
+            row = table.column("step").to_pylist().index(step)
+            atoms = row_to_atoms(table, row, ctx.type_map)
+            atoms.info.update({"md_task": task_id, "step": step, "iteration": ii})
+            fdir.mkdir(parents=True, exist_ok=True)
+            atomic_write(fdir / FRAME_FILE, lambda tmp, a=atoms: write(tmp, a, format="extxyz"))
+    atomic_write_json(rd.selection(ii), record)
+    return record
+
+
+def _last_output(task_dir) -> str:
+    """The last lines of a failed task's output (stderr first), on one line."""
+    from raygen.labelers.external import STDERR, STDOUT, tail
+
+    for name in (STDERR, STDOUT):
+        text = tail(task_dir / name, 3)
+        if text.strip():
+            return " / ".join(ln.strip() for ln in text.splitlines() if ln.strip())[:300]
+    return ""
+
+
+def fp_tasks(ctx: RunContext, ii: int) -> list[dict]:
+    path = ctx.rundir.selection(ii)
+    return json.loads(path.read_text())["tasks"] if path.exists() else []
+
+
+def _log_outcome(ii: int, t: dict, outcome) -> None:
+    for k, a in enumerate(outcome.attempts[:-1]):
+        log.warning("iter %d %s: attempt %d %s (%s); tried again%s", ii, t["fp_task"],
+                    k + 1, a["status"], a["message"][:200],
+                    " with the fallback settings"
+                    if outcome.attempts[k + 1]["fallback"] and not a["fallback"] else "")
+    if not outcome.usable:
+        log.warning("iter %d %s: %s %s", ii, t["fp_task"], outcome.status.value,
+                    outcome.message)
+
+
+def run_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
+    """Label the iteration's frames, one Ray CPU task each. Returns when
+    ``label.proceed_ratio`` of them are done; the others keep running
+    (``ctx.late_refs``) and their labels join a later training."""
+    rd = ctx.rundir
+    tasks = fp_tasks(ctx, ii)
+    todo = [t for t in tasks
+            if not (rd.fp_task_dir(ii, t["fp_task"]) / OUTCOME_FILE).exists()]
+    if not todo:
+        return
+    need = proceed_count(len(tasks), float(ctx.cfg.label.proceed_ratio)) \
+        - (len(tasks) - len(todo))
+    refs = {submit_label(ctx.cfg.label, ctx.cfg.cluster.labeler, ctx.threads,
+                         rd.fp_task_dir(ii, t["fp_task"]),
+                         read(rd.fp_task_dir(ii, t["fp_task"]) / FRAME_FILE)): t
+            for t in todo}
+    statuses: Counter = Counter()
+    order = {ref: k for k, ref in enumerate(refs)}
+    seconds: dict[int, float] = {}  # submission index -> the calculation's wall time
+    with bar(len(todo), f"iter {ii} label", ctx.progress) as pbar:
+        while refs and sum(statuses.values()) < need:
+            ref = wait_one(list(refs))
+            t = refs.pop(ref)
+            outcome = ray.get(ref)
+            seconds[order[ref]] = outcome.wall_time
+            statuses[outcome.status.value] += 1
+            _log_outcome(ii, t, outcome)
+            pbar.update(1)
+    durations = [seconds[k] for k in sorted(seconds)]
+    lanes = max(1, ctx.cfg.cluster.labeler.count)
+    overhead.record(rd.compute(ii), "run_fp", overhead.makespan(durations, lanes),
+                    len(durations), sum(durations), lanes)
+    for ref, t in refs.items():
+        ctx.late_refs[(ii, t["fp_task"])] = ref
+    log.info("iter %d label: %s%s", ii, dict(statuses),
+             f"; {len(refs)} still running, their labels join a later training "
+             f"(label.proceed_ratio={ctx.cfg.label.proceed_ratio:g})" if refs else "")
+
+
+def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dict:
+    """Converged labels of each system into ``02.fp/data.%03d``; counts by status in
+    ``02.fp/collected.json``. When more than ``label.max_failed_ratio`` of the
+    frames (or all of them) failed, the labels that converged are kept and the run
+    stops with a list of the failed tasks, their outcome and the end of their
+    output."""
+    rd = ctx.rundir
+    by_sys: dict[int, list] = {}
+    statuses: Counter = Counter()
+    failures: list[str] = []
+    tasks = fp_tasks(ctx, ii)
+    proceeding = float(ctx.cfg.label.proceed_ratio) < 1
+    late: list[dict] = []
+    for t in tasks:
+        outcome = read_outcome(rd.fp_task_dir(ii, t["fp_task"]))
+        if outcome is None and proceeding:
+            late.append({"iteration": ii, "fp_task": t["fp_task"], "sys_idx": t["sys_idx"]})
+            continue
+        if outcome is None:
+            statuses["missing"] += 1
+            failures.append(f"{t['fp_task']}: no outcome")
+            continue
+        statuses[outcome.status.value] += 1
+        if outcome.usable:
+            by_sys.setdefault(t["sys_idx"], []).append(outcome.atoms)
+        else:
+            out = _last_output(rd.fp_task_dir(ii, t["fp_task"]))
+            failures.append(f"{t['fp_task']}: {outcome.status.value}: {outcome.message}"
+                            + (f" | {out}" if out else ""))
+    added = 0
+    for s, frames in sorted(by_sys.items()):
+        def write(tmp, frames=frames):
+            nonlocal added
+            added += write_deepmd_npy(frames, ctx.type_map, tmp)
+        replace_dir(rd.fp_data(ii, s), write)
+    if late:
+        statuses["late"] = len(late)
+    collected = {"labels_added": added, "label_status": dict(statuses), "late": late}
+    atomic_write_json(rd.collected(ii), collected)
+    late_labels.ensure_running(ctx, late)  # after a restart they are not running
+    limit = float(ctx.cfg.label.max_failed_ratio)
+    done = len(tasks) - len(late)
+    if done and ((not by_sys and not late) or len(failures) > limit * done):
+        listing = "\n".join(f"  {f}" for f in failures[:20])
+        more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
+        raise RunError(
+            f"iter {ii}: {len(failures)} of {done} labels failed (more than "
+            f"label.max_failed_ratio={limit:g}); the {added} that converged are kept in "
+            f"{rd.fp(ii)}/data.*:\n{listing}{more}\nFix the labeler settings, remove the "
+            f"failed tasks' {OUTCOME_FILE} to label them again, and run the same command.")
+    return collected
