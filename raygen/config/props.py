@@ -39,27 +39,50 @@ class PropsConfig:
     a lattice constant to start relaxing from."""
 
     enabled: bool = False
+    """run the property tests at the end of a run"""
     element: Optional[str] = None
+    """element tested; null: the run's first `type_map` entry"""
     crystal: str = "fcc"
+    """ground-state crystal"""
     a: float = 3.6
+    """lattice constant the relaxations start from (Å)"""
     properties: list[str] = field(default_factory=lambda: list(ALL))
+    """properties to test"""
     phases: list[str] = field(default_factory=lambda: ["fcc", "hcp", "bcc", "sc", "diamond",
                                                        "dhcp"])
+    """phases of the EOS and phase-energy comparison"""
     fmax: float = 1e-3             # eV/Å, every relaxation
+    """force threshold of every relaxation (eV/Å)"""
     eos_points: int = 11
+    """volumes per equation of state"""
     eos_range: float = 0.10        # volumes from (1 - r) to (1 + r) of each phase's relaxed one
+    """volumes from (1 - r) to (1 + r) of each phase's relaxed volume (fraction)"""
     elastic_strains: list[float] = field(default_factory=lambda: [-0.01, -0.005, 0.005, 0.01])
+    """strains of the elastic-constant fits (fractions)"""
     elastic_relax_ions: bool = True
+    """relax the ions in each strained cell"""
     defect_min_atoms: int = 100
+    """smallest supercell for point defects (atoms)"""
     interstitial_sites: list[str] = field(default_factory=lambda: [
         "octahedral", "tetrahedral", "dumbbell_100"])
+    """self-interstitial sites tested"""
     surfaces: list[str] = field(default_factory=lambda: ["100", "110", "111"])
+    """surfaces whose energies are tested (Miller indices)"""
     surface_layers: int = 9
+    """layers of each surface slab"""
     vacuum: float = 10.0
+    """vacuum of each surface slab (Å)"""
     sf_layers: int = 4             # x 3 (111) layers
+    """(111) stacking-fault cell height in units of 3 layers"""
     sf_points: int = 11
+    """points along the generalised stacking-fault line"""
     phonon_supercell: int = 3      # repeats of the (conventional) cell
+    """repeats of the conventional cell for phonons"""
     phonon_displacement: float = 0.01
+    """finite displacement for phonons (Å)"""
     tolerances: dict[str, str] = field(default_factory=lambda: dict(TOLERANCES))
+    """pass/fail tolerance per row of the table (absolute or `N%`)"""
     cache_dir: Optional[str] = None  # null: <out>/cache
+    """cache of evaluated points, by content; null: `<out>/cache`"""
     num_cpus: float = 1.0          # per point (Ray task)
+    """CPUs per evaluated point (Ray task)"""

@@ -39,6 +39,7 @@ class LammpsExploreConfig(ExploreConfig):
     """LAMMPS-only keys (``explore=lammps``)."""
 
     neigh_skin: float = 2.0
+    """LAMMPS neighbour-list skin (Å)"""
 
 
 def load_lammps(backend: str = "tf"):

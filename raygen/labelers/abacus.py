@@ -53,12 +53,19 @@ class AbacusLabelConfig(ExternalLabelConfig):
     name: LabelerName = LabelerName["abacus"]  # type: ignore[valid-type]
     command: str = "abacus"
     input: dict[str, Any] = field(default_factory=dict)
+    """INPUT keys over the default (or over your own INPUT given as `template`)"""
     pp_path: str = "."
+    """directory of the pseudopotentials"""
     pp_files: dict[str, str] = field(default_factory=dict)
+    """pseudopotential file per element"""
     orb_path: str = "."
+    """directory of the numerical orbitals (`basis_type lcao`)"""
     orb_files: dict[str, str] = field(default_factory=dict)
+    """orbital file per element (`basis_type lcao`)"""
     kspacing: Optional[float] = 0.3
+    """k-point spacing (1/Å); null: `kpoints`"""
     kpoints: Optional[list[int]] = None
+    """Monkhorst-Pack grid; null: from `kspacing`"""
 
 
 def read_input(text: str) -> dict[str, str]:

@@ -36,7 +36,9 @@ class AseLabelConfig(LabelConfig):
 
     name: LabelerName = LabelerName["ase"]  # type: ignore[valid-type]
     calculator: str = "ase.calculators.emt:EMT"
+    """the ASE calculator as `module:Name` (or `module.Name`)"""
     parameters: dict[str, Any] = field(default_factory=dict)
+    """keyword arguments of the calculator"""
 
 
 def import_object(path: str):

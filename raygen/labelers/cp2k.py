@@ -49,21 +49,37 @@ class Cp2kLabelConfig(ExternalLabelConfig):
     name: LabelerName = LabelerName["cp2k"]  # type: ignore[valid-type]
     command: str = "cp2k.psmp -i input.inp"
     basis_set_file: str = "BASIS_MOLOPT"
+    """CP2K basis-set file (name in CP2K's data directory or a path)"""
     potential_file: str = "GTH_POTENTIALS"
+    """CP2K pseudopotential file (name in CP2K's data directory or a path)"""
     basis: dict[str, str] = field(default_factory=dict)
+    """basis set per element, e.g. `{Cu: DZVP-MOLOPT-SR-GTH}`"""
     default_basis: str = "DZVP-MOLOPT-SR-GTH"
+    """basis set of elements not in `basis`"""
     potential: dict[str, str] = field(default_factory=dict)
+    """pseudopotential per element, e.g. `{Cu: GTH-PBE-q11}`"""
     default_potential: str = "GTH-PBE"
+    """pseudopotential of elements not in `potential`"""
     xc: str = "PBE"
+    """exchange-correlation functional"""
     cutoff: float = 400.0
+    """plane-wave cutoff of the density grid (Ry)"""
     rel_cutoff: float = 50.0
+    """relative cutoff (Ry)"""
     kspacing: Optional[float] = 0.3
+    """k-point spacing (1/Å, VASP's convention); null: `kpoints`"""
     kpoints: Optional[list[int]] = None
+    """Monkhorst-Pack grid; null: from `kspacing`"""
     max_scf: int = 50
+    """SCF steps"""
     eps_scf: float = 1.0e-6
+    """SCF convergence threshold"""
     smearing_temperature: Optional[float] = 1000.0
+    """Fermi-Dirac smearing temperature (K); null: no smearing"""
     mixing_alpha: float = 0.3
+    """density mixing parameter"""
     overrides: dict[str, Any] = field(default_factory=dict)
+    """any CP2K section/keyword, e.g. `{FORCE_EVAL: {DFT: {SCF: {MAX_DIIS: 8}}}}`"""
 
 
 def _render(tree: dict, depth: int = 0) -> list[str]:

@@ -40,10 +40,15 @@ class CustomLabelConfig(ExternalLabelConfig):
 
     name: LabelerName = LabelerName["custom"]  # type: ignore[valid-type]
     input_file: str = "input.extxyz"
+    """file the frame is written to, inside the task directory"""
     input_fmt: str = "extxyz"
+    """ASE format of the input file"""
     output_file: str = "output.extxyz"
+    """file the program writes energy, forces (and stress) to, inside the task directory"""
     output_fmt: str = "extxyz"
+    """ASE format of the output file"""
     unconverged_pattern: Optional[str] = None
+    """a regular expression; output matching it means an unconverged SCF (never data)"""
 
 
 class CustomLabeler(ExternalLabeler):

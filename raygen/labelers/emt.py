@@ -25,6 +25,7 @@ class EmtLabelConfig(LabelConfig):
 
     name: LabelerName = LabelerName["emt"]  # type: ignore[valid-type]
     asap_cutoff: bool = False
+    """ASAP's EMT cutoff convention (ASE's default: off)"""
 
 
 class EmtLabeler(CalculatorLabeler):

@@ -147,9 +147,15 @@ class ExternalLabelConfig(LabelConfig):
     starts ``{cpus}`` MPI ranks, else all the task's cores)."""
 
     command: str = ""
+    """the program's command line; `{cpus}` becomes the task's cores (`cluster.labeler.num_cpus`)"""
     template: Optional[str] = None
+    """your own input file; raygen fills in the structure (see the code's section)"""
     fallback: dict[str, Any] = field(default_factory=dict)
+    """the code's own keys for one more try after an unconverged SCF (e.g. more steps, smaller
+    mixing)"""
     omp_threads: Optional[int] = None
+    """OpenMP threads; null: 1 when the command starts `{cpus}` MPI ranks, else all the task's
+    cores"""
 
 
 def missing_files(key: str, root: str, files: dict, type_map: list[str],

@@ -50,11 +50,17 @@ class GaussianLabelConfig(ExternalLabelConfig):
     name: LabelerName = LabelerName["gaussian"]  # type: ignore[valid-type]
     command: str = "g16 input.gjf"
     method: str = "B3LYP"
+    """method of the route line"""
     basis: str = "6-31G*"
+    """basis set of the route line"""
     keywords: str = ""
+    """extra route keywords"""
     charge: int = 0
+    """total charge"""
     multiplicity: int = 1
+    """spin multiplicity"""
     memory: str = "2GB"
+    """`%mem` line"""
 
 
 def input_text(atoms: Atoms, cfg: GaussianLabelConfig, cpus: int,

@@ -77,13 +77,21 @@ class GpawLabelConfig(ExternalLabelConfig):
     name: LabelerName = LabelerName["gpaw"]  # type: ignore[valid-type]
     command: str = "/usr/bin/python3 run_gpaw.py"
     ecut: float = 400.0
+    """plane-wave cutoff (eV)"""
     xc: str = "PBE"
+    """exchange-correlation functional"""
     kspacing: Optional[float] = 0.3
+    """k-point spacing (1/Å); null: `kpoints`"""
     kpoints: Optional[list[int]] = None
+    """Monkhorst-Pack grid; null: from `kspacing`"""
     smearing: float = 0.1
+    """Fermi-Dirac smearing width (eV)"""
     maxiter: int = 100
+    """SCF steps"""
     convergence: dict[str, Any] = field(default_factory=lambda: {"energy": 1.0e-5})
+    """GPAW's own convergence criteria"""
     parameters: dict[str, Any] = field(default_factory=dict)
+    """any other GPAW keyword"""
 
 
 def settings(atoms: Atoms, cfg: GpawLabelConfig, extra: Optional[dict] = None) -> dict:

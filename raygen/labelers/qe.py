@@ -55,17 +55,29 @@ class QeLabelConfig(ExternalLabelConfig):
     name: LabelerName = LabelerName["qe"]  # type: ignore[valid-type]
     command: str = "pw.x -in input.pwi"
     pseudo_dir: str = "."
+    """directory of the pseudopotentials"""
     pseudopotentials: dict[str, str] = field(default_factory=dict)
+    """pseudopotential file per element"""
     ecutwfc: float = 50.0
+    """wave-function cutoff (Ry)"""
     ecutrho: Optional[float] = None
+    """density cutoff (Ry); null: 4 × `ecutwfc`"""
     kspacing: Optional[float] = 0.3
+    """k-point spacing (1/Å); null: `kpoints`"""
     kpoints: Optional[list[int]] = None
+    """Monkhorst-Pack grid; null: from `kspacing`"""
     kgamma: bool = False
+    """Γ-point only (pw.x's `K_POINTS gamma`)"""
     smearing: str = "mv"
+    """pw.x's smearing name"""
     degauss: float = 0.02
+    """smearing width (Ry)"""
     electron_maxstep: int = 100
+    """SCF steps"""
     conv_thr: float = 1.0e-8
+    """SCF convergence threshold (Ry)"""
     input_data: dict[str, Any] = field(default_factory=dict)
+    """any other namelist key, `{system: {...}, electrons: {...}}`"""
 
 
 def namelists(cfg: QeLabelConfig, extra: Optional[dict] = None) -> dict[str, dict]:

@@ -55,16 +55,27 @@ class SiestaLabelConfig(ExternalLabelConfig):
     name: LabelerName = LabelerName["siesta"]  # type: ignore[valid-type]
     command: str = "siesta input.fdf"
     pp_path: str = "."
+    """directory of `<Element>.psf` / `.psml`"""
     basis: str = "DZP"
+    """basis size (SIESTA's PAO.BasisSize)"""
     mesh_cutoff: float = 300.0
+    """real-space mesh cutoff (Ry)"""
     xc_functional: str = "GGA"
+    """XC.functional"""
     xc_authors: str = "PBE"
+    """XC.authors"""
     kspacing: Optional[float] = 0.3
+    """k-point spacing (1/Å); null: `kpoints`"""
     kpoints: Optional[list[int]] = None
+    """Monkhorst-Pack grid; null: from `kspacing`"""
     max_scf: int = 100
+    """SCF steps"""
     dm_tolerance: float = 1.0e-4
+    """density-matrix convergence tolerance"""
     electronic_temperature: float = 300.0
+    """electronic temperature (K)"""
     fdf: dict[str, Any] = field(default_factory=dict)
+    """any other fdf key"""
 
 
 def pseudopotential(el: str, pp_path: str) -> Path:

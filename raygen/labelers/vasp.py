@@ -61,11 +61,17 @@ class VaspLabelConfig(ExternalLabelConfig):
     name: LabelerName = LabelerName["vasp"]  # type: ignore[valid-type]
     command: str = "vasp_std"
     incar: Optional[str] = None
+    """a template INCAR file; null: a single-point default"""
     incar_tags: dict[str, Any] = field(default_factory=dict)
+    """INCAR tags set over it"""
     pp_path: str = "."
+    """directory of the POTCARs"""
     pp_files: dict[str, str] = field(default_factory=dict)
+    """POTCAR path below `pp_path` per element"""
     kspacing: float = 0.3
+    """VASP's KSPACING (1/Å)"""
     kgamma: bool = False
+    """VASP's KGAMMA"""
 
 
 def parse_incar(text: str) -> dict[str, str]:
