@@ -15,11 +15,13 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import shutil
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -30,18 +32,18 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from raygen.actors.lane import LanePool, lane_count, use_lanes
 from raygen.atomic import atomic_write_json, atomic_write_text
 from raygen.cluster import check_feasible, check_shared_workdir, connect
-from raygen.config.schema import RaygenConfig
-from raygen.report.summary import format_table, iteration_summary
+from raygen.config.schema import ModelDeviJob, RaygenConfig
+from raygen.props import step as props_step
+from raygen.report.summary import assemble_summary, format_table, selection_counts
 from raygen.selection.convergence import IterationStats, stage_stopper
-from raygen.state import overhead
 from raygen.state.context import RunContext
 from raygen.state.lock import RunLock
-from raygen.state.record import phase_seconds, phase_steps, record_step, resume_point, roll_back
+from raygen.state.record import phase_steps, record_step, resume_point, roll_back
 from raygen.state.schedule import job_of_iteration, stage_of
 from raygen.state.verify import first_inconsistent_step
 from raygen.state.workdir import RunDir
 from raygen.steps import final_train, late_labels
-from raygen.steps.prepare import prepare_confs, prepare_init_data
+from raygen.steps.prepare import prepare
 from raygen.steps.table import STEPS, Step
 
 log = logging.getLogger("raygen")
@@ -77,11 +79,58 @@ def _sigterm_as_interrupt():
     return signal.signal(signal.SIGTERM, _interrupt)
 
 
+@contextlib.contextmanager
+def ray_runtime(ctx: RunContext, loop: bool) -> Iterator[None]:
+    """Ray for the run (started here, or the cluster joined) and, when the loop runs
+    on a workstation, its warm lanes; SIGTERM stops the run like Ctrl-C. Everything
+    started here is stopped on the way out."""
+    cfg = ctx.cfg
+    started = connect(cfg.cluster)
+    previous = None
+    try:
+        if loop:
+            check_feasible(cfg.cluster)
+            if cfg.cluster.address:
+                check_shared_workdir(ctx.rundir.root)
+            if use_lanes(cfg):
+                ctx.lanes = LanePool(cfg, ctx.type_map, ctx.backend)
+                log.info("training, MD and deviations on %d warm lanes (cluster.lanes)",
+                         lane_count(cfg.cluster))
+            previous = _sigterm_as_interrupt()  # after ray.init, which sets its own
+        yield
+    finally:
+        if ctx.lanes is not None:
+            ctx.lanes.close()
+            ctx.lanes = None
+        if started:
+            ray.shutdown()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+ResumeCheck = Callable[[RunContext, int, int, ModelDeviJob], Optional[int]]
+
+
+@dataclass(frozen=True)
+class LoopParts:
+    """What the loop drives: the step table, the preparation before the first step,
+    the resume check, and the runtime the steps run in (Ray). raygen's own by
+    default; the loop's tests give fakes, so the loop itself (resume at every step,
+    rollback, schedule, convergence, the finish, late labels) runs in milliseconds."""
+
+    steps: tuple[Step, ...] = STEPS
+    prepare: Callable[[RunContext], None] = prepare
+    resume_check: ResumeCheck = first_inconsistent_step
+    runtime: Callable[[RunContext, bool], AbstractContextManager] = ray_runtime
+
+
 class ConcurrentLearning:
     """Runs (or resumes) the loop a config describes in ``cfg.workdir``."""
 
-    def __init__(self, cfg: RaygenConfig) -> None:
+    def __init__(self, cfg: RaygenConfig, parts: Optional[LoopParts] = None) -> None:
         self.cfg = cfg
+        self.parts = parts or LoopParts()
+        self.steps = self.parts.steps
         self.rundir = RunDir(Path(cfg.workdir).resolve())
         self.ctx = RunContext(cfg, self.rundir)
         self.jobs = list(cfg.explore.jobs)
@@ -117,59 +166,40 @@ class ConcurrentLearning:
             return self._run_locked()
 
     def _run_locked(self) -> list[dict]:
-        ii, jj = resume_point(self.rundir.record, len(STEPS))
+        ii, jj = resume_point(self.rundir.record, len(self.steps))
         if self.job_index(ii) is None and self.finished() and not final_train.pending(self.ctx):
-            if self.props_pending():  # the models are there, their property tests not
-                self._props_only()
+            if props_step.pending(self.cfg, self.rundir, self.ctx.backend):
+                with self.parts.runtime(self.ctx, False):  # the models are there, not
+                    props_step.run(self.cfg, self.rundir, self.ctx.backend)  # their tests
             log.info("run already finished (%d iterations); final models in %s\n%s", ii,
                      self.rundir.models, format_table(self.summaries(ii)))
             return self.summaries(ii)
         # the resolved config of this (re)start, beside the results it produces
         atomic_write_text(self.rundir.config, OmegaConf.to_yaml(self.cfg, resolve=True))
-        started = connect(self.cfg.cluster)
-        check_feasible(self.cfg.cluster)
-        if self.cfg.cluster.address:
-            check_shared_workdir(self.rundir.root)
-        if use_lanes(self.cfg):
-            self.ctx.lanes = LanePool(self.cfg, self.ctx.type_map, self.ctx.backend)
-            log.info("training, MD and deviations on %d warm lanes (cluster.lanes)",
-                     lane_count(self.cfg.cluster))
-        previous = _sigterm_as_interrupt()  # after ray.init, which sets its own
         # log lines go through tqdm while progress bars are drawn, not across them
         console = logging.getLogger() if log.propagate else log
         bars = logging_redirect_tqdm(loggers=[console]) if self.cfg.progress \
             else contextlib.nullcontext()
         try:
-            with bars:
+            with self.parts.runtime(self.ctx, True), bars:
                 return self._run()
         except KeyboardInterrupt:
             log.warning("interrupted; finished work is kept: run the same command to resume")
             raise
-        finally:
-            if self.ctx.lanes is not None:
-                self.ctx.lanes.close()
-                self.ctx.lanes = None
-            if started:
-                ray.shutdown()
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
 
     def _run(self) -> list[dict]:
-        t0 = time.perf_counter()
-        self.ctx.confs = prepare_confs(self.cfg, self.rundir)
-        self.ctx.init_systems = prepare_init_data(self.cfg, self.rundir)
-        log.info("prepared in %.1f s: %d systems, %d initial data systems",
-                 time.perf_counter() - t0, len(self.ctx.confs), len(self.ctx.init_systems))
-        ii, jj = resume_point(self.rundir.record, len(STEPS))
+        self.parts.prepare(self.ctx)
+        ii, jj = resume_point(self.rundir.record, len(self.steps))
         if jj > 0 and self.job_index(ii) is not None:
-            bad = first_inconsistent_step(self.ctx, ii, jj - 1, self.jobs[self.job_index(ii)])
+            bad = self.parts.resume_check(self.ctx, ii, jj - 1,
+                                          self.jobs[self.job_index(ii)])
             if bad is not None:
                 log.warning("iteration %d: step %d (%s) and what follows run again",
-                            ii, bad, STEPS[bad].name)
+                            ii, bad, self.steps[bad].name)
                 roll_back(self.rundir.record, ii, bad)
                 jj = bad
         if (ii, jj) != (0, 0):
-            log.info("resuming at iteration %d, step %d (%s)", ii, jj, STEPS[jj].name)
+            log.info("resuming at iteration %d, step %d (%s)", ii, jj, self.steps[jj].name)
         # late labels of earlier iterations (label.proceed_ratio) that a kill stopped
         late_labels.ensure_running(self.ctx, late_labels.pending(self.ctx, ii))
         while True:
@@ -184,8 +214,8 @@ class ConcurrentLearning:
     def run_iteration(self, ii: int, first_step: int, job_idx: int) -> Optional[dict]:
         job = self.jobs[job_idx]
         self.rundir.iter(ii).mkdir(parents=True, exist_ok=True)
-        for jj in range(first_step, len(STEPS)):
-            last = jj == len(STEPS) - 1
+        for jj in range(first_step, len(self.steps)):
+            last = jj == len(self.steps) - 1
             self.run_step(ii, jj, job, then=(lambda: self.write_summary(ii, job_idx))
                           if last else None)
         return self.summary(ii)
@@ -193,7 +223,7 @@ class ConcurrentLearning:
     def run_step(self, ii: int, jj: int, job, then=None) -> None:
         """Run step ``jj`` of iteration ``ii``, add its wall time to the iteration's
         timings, run ``then``, and only then record it as finished."""
-        step: Step = STEPS[jj]
+        step: Step = self.steps[jj]
         start = time.perf_counter()
         step.run(self.ctx, ii, job)
         self.ctx.record_time(ii, step.name, time.perf_counter() - start)
@@ -203,35 +233,21 @@ class ConcurrentLearning:
 
     def write_summary(self, ii: int, job_idx: int) -> None:
         rd = self.rundir
-        selection = json.loads(rd.selection(ii).read_text())
-        fp = json.loads(rd.collected(ii).read_text())
         stage = stage_of(self.jobs, job_idx)
-        counts = {k: sum(s[k] for s in selection["systems"].values())
-                  for k in ("accurate", "candidate", "failed")}
+        counts = selection_counts(json.loads(rd.selection(ii).read_text()))
         stats = IterationStats(ii, stage, **counts)
         converged = self.stopper(stats)
         md = len(self.ctx.md_tasks(ii, self.jobs[job_idx]))
-        timings = self.ctx.timings(ii)
-        summary = iteration_summary(ii, job_idx, stage, selection, fp, timings,
-                                    phase_seconds(timings), md, converged)
-        # label.proceed_ratio < 1: this iteration's tasks still running, and the late
-        # labels of earlier iterations that joined this iteration's training
-        summary["labels_late"] = len(fp.get("late", []))
-        # orchestration overhead: wall time beyond the critical path's compute
-        compute = json.loads(rd.compute(ii).read_text()) if rd.compute(ii).exists() else {}
-        summary.update(overhead.summary_fields(compute, summary["total_s"]))
-        summary["compute"] = compute
-        joined = rd.late_labels(ii)
-        summary["late_labels_joined"] = (json.loads(joined.read_text())["labels_added"]
-                                         if joined.exists() else 0)
+        summary = assemble_summary(rd, ii, job_idx, stage, self.ctx.timings(ii), md,
+                                   converged)
         atomic_write_json(rd.summary(ii), summary)
         log.info("iteration %d done (job %d, stage %d)%s\n%s", ii, job_idx, stage,
                  f": stage converged ({self.stopper.which(stats)})" if converged else "",
                  format_table(self.summaries(ii + 1)))
 
     def finish(self, ii: int, jj: int) -> None:
-        """Train the final ensemble on all labels (if the last iteration added any)
-        and copy it to ``<workdir>/models``."""
+        """Train the final ensemble on all labels (if the last iteration added any),
+        publish it in ``<workdir>/models`` and, with ``props.enabled``, test it."""
         last = self.summary(ii - 1) if ii > 0 else None
         final_iter = ii - 1
         late = late_labels.pending(self.ctx, ii)
@@ -246,65 +262,11 @@ class ConcurrentLearning:
         if final_iter < 0:
             log.info("no iteration ran: the schedule is empty or max_iter is 0")
             return
-        models = range(self.cfg.train.numb_models)
-        production = final_train.settings(self.ctx) is not None
-        if production:  # train.final: the longer training of the published models
-            srcs = final_train.run(self.ctx, final_iter)
-        else:
-            srcs = [self.rundir.graph(final_iter, m, self.ctx.backend) for m in models]
-        self.rundir.models.mkdir(exist_ok=True)
-        for m, src in zip(models, srcs):
-            tmp = self.rundir.models / f".{src.name}.tmp"
-            shutil.copyfile(src, tmp)
-            tmp.replace(self.rundir.final_graph(m, self.ctx.backend))
-        final_train.record_in_models(self.ctx, final_iter, srcs[0].parent if production
-                                     else None)
+        production = final_train.publish(self.ctx, final_iter)
         log.info("run finished after %d iterations; final models (%s, trained on "
                  "all labels) in %s\n%s", ii,
                  f"train.final, {self.cfg.train.final.numb_steps} steps" if production
                  else f"iter {final_iter}", self.rundir.models,
                  format_table(self.summaries(ii)))
         if self.cfg.props.enabled:
-            self.run_props()
-
-    # -- property tests of the final ensemble (props.enabled) ---------------------
-    def final_models(self) -> list[Path]:
-        return [self.rundir.final_graph(m, self.ctx.backend)
-                for m in range(self.cfg.train.numb_models)]
-
-    def props_pending(self) -> bool:
-        """props.enabled and no props.json for exactly these final models."""
-        if not self.cfg.props.enabled:
-            return False
-        from raygen.props.calculators import model_specs
-
-        done = self.rundir.root / "props" / "props.json"
-        if not done.exists():
-            return True
-        ids = json.loads(done.read_text()).get("model_ids")
-        return ids != [s.calc_id for s in model_specs(self.final_models())]
-
-    def run_props(self) -> None:
-        from raygen.props.run import element_of, run_props
-        from raygen.props.table import markdown
-
-        t0 = time.perf_counter()
-        rec = run_props(self.final_models(), self.cfg.props, self.cfg.label,
-                        element_of(self.cfg.props, list(self.cfg.type_map)),
-                        self.rundir.root / "props", ray_init=False)
-        judged = [r for r in rec["table"] if r.get("pass") is not None]
-        log.info("property tests of the final ensemble in %.0f s (%d points, %d cached): "
-                 "%d of %d within tolerance; %s\n%s", time.perf_counter() - t0,
-                 rec["points_computed"], rec["points_cached"],
-                 sum(1 for r in judged if r["pass"]), len(judged),
-                 self.rundir.root / "props" / "props.md", markdown(rec["table"]))
-        for err in rec["errors"]:
-            log.warning("property tests: %s", err)
-
-    def _props_only(self) -> None:
-        started = connect(self.cfg.cluster)
-        try:
-            self.run_props()
-        finally:
-            if started:
-                ray.shutdown()
+            props_step.run(self.cfg, self.rundir, self.ctx.backend)

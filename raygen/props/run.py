@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from raygen.props.calculators import model_specs, reference_spec
 from raygen.props.runner import check, run_properties
 from raygen.props.table import FORMAT, compare, errors, markdown
+from raygen.state.workdir import PROPS_RECORD, PROPS_SUMMARY, RunDir
 
 log = logging.getLogger("raygen")
 
@@ -72,8 +73,8 @@ def run_props(models: list[Path], props_cfg, label_cfg, element: str, out: Path,
     from raygen.props.plots import all_plots
 
     record["figures"] = all_plots(found, rows, list(props_cfg.phases), out)
-    atomic_write_json(out / "props.json", record)
-    atomic_write_text(out / "props.md", summary_markdown(record))
+    atomic_write_json(out / PROPS_RECORD, record)
+    atomic_write_text(out / PROPS_SUMMARY, summary_markdown(record))
     return record
 
 
@@ -135,7 +136,9 @@ def element_of(props_cfg, type_map: list[str]) -> str:
 
 
 def default_out(run: Path) -> Path:
-    return Path(run) / "props" if (Path(run) / "models").exists() else Path(run).parent / "props"
+    """A run directory's ``props/``; for a models directory, ``props/`` beside it."""
+    rd = RunDir(Path(run))
+    return rd.props if rd.models.exists() else RunDir(Path(run).parent).props
 
 
 def main_args(argv: list[str]) -> tuple[Path, Optional[Path], list[str]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     from raygen.report.page import write_report
     from raygen.report.runinfo import read_run
+    from raygen.state.workdir import RunDir
 
     ap = argparse.ArgumentParser(prog="python -m raygen.report", description=__doc__.split("\n")[0])
     ap.add_argument("workdir", type=Path)
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"raygen.report: {err}", file=sys.stderr)
         return 2
-    page = write_report(info, args.out or args.workdir / "report")
+    page = write_report(info, args.out or RunDir(args.workdir).report)
     print(f"{info.status}\nreport: {page}")
     return 0
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from raygen.report.runinfo import RunInfo
+from raygen.state.workdir import RunDir
 
 
 def _plt():
@@ -195,8 +196,8 @@ def props_section(info: RunInfo) -> str:
             f"<td>{_fmt(r.get('abs_error'), '+.3g')}</td>"
             f"<td>{'—' if rel is None else format(100 * rel, '+.2f') + ' %'}</td>"
             f"<td>{html.escape(str(r.get('tolerance') or '—'))}</td><td>{verdict}</td></tr>")
-    figs = "".join(_img(info.root / "props" / f) for f in p.get("figures", [])
-                   if (info.root / "props" / f).exists())
+    props = RunDir(info.root).props
+    figs = "".join(_img(props / f) for f in p.get("figures", []) if (props / f).exists())
     errs = "".join(f"<li>{html.escape(e)}</li>" for e in p.get("errors", []))
     return (f"<p>{len(p['models'])} models against label={html.escape(p['reference']['label'])}"
             f"; {p['points_computed']} points computed, {p['points_cached']} cached, "

@@ -107,7 +107,7 @@ def read_run(root: Path) -> RunInfo:
         if curves:
             info.lcurves[ii] = curves
         ii += 1
-    props = rd.root / "props" / "props.json"
+    props = rd.props_record
     if props.exists():
         info.props = json.loads(props.read_text())
     return info

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+
+from raygen.state import overhead
+from raygen.state.record import phase_seconds
+from raygen.state.workdir import RunDir
 
 COLUMNS = [
     ("iter", "{:>4d}", "iteration"), ("job", "{:>3d}", "job"), ("stage", "{:>5d}", "stage"),
@@ -37,6 +42,34 @@ def iteration_summary(ii: int, job_idx: int, stage: int, selection: dict, fp: di
         "total_s": train_s + explore_s + label_s, "stage_converged": converged,
         "systems": systems, "timings": timings,
     }
+
+
+def selection_counts(selection: dict) -> dict[str, int]:
+    """Accurate / candidate / failed frames of an iteration's ``selection.json``."""
+    return {k: sum(s[k] for s in selection["systems"].values())
+            for k in ("accurate", "candidate", "failed")}
+
+
+def _read_json(path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def assemble_summary(rd: RunDir, ii: int, job_idx: int, stage: int, timings: dict,
+                     md_tasks: int, converged: bool) -> dict:
+    """The summary of finished iteration ``ii`` from what its steps left in the run
+    directory: the selection, the collected labels, the late labels (of this
+    iteration still running; of earlier ones that joined its training) and the
+    orchestration overhead (wall time beyond the critical path's compute)."""
+    selection = json.loads(rd.selection(ii).read_text())
+    fp = json.loads(rd.collected(ii).read_text())
+    summary = iteration_summary(ii, job_idx, stage, selection, fp, timings,
+                                phase_seconds(timings), md_tasks, converged)
+    summary["labels_late"] = len(fp.get("late", []))
+    compute = _read_json(rd.compute(ii))
+    summary.update(overhead.summary_fields(compute, summary["total_s"]))
+    summary["compute"] = compute
+    summary["late_labels_joined"] = _read_json(rd.late_labels(ii)).get("labels_added", 0)
+    return summary
 
 
 def format_table(summaries: Iterable[dict]) -> str:

@@ -21,6 +21,11 @@
     <workdir>/iter.000000/02.fp/data.000/                 new labels (deepmd/npy)
     <workdir>/iter.000000/summary.json, timings.json
     <workdir>/models/graph.000.pb                         the final ensemble
+    <workdir>/models/final_train.json                     which training made them
+    <workdir>/final/<settings hash>/000/, graph.000.pb    the production training
+                                                          (train.final), final_train.json
+    <workdir>/props/props.json, props.md, *.png, cache/  the property tests
+    <workdir>/report/index.html                          the run report
 
 Steps, actors and engines get their paths from here; nothing else spells a file
 name of the run directory. Names that come from the config (system names) are
@@ -34,6 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from raygen.config.backend import model_suffix
+
+# file names also used outside a run directory (a production training's own folder,
+# ``python -m raygen.props --out DIR``)
+FINAL_TRAIN_RECORD = "final_train.json"
+PROPS_RECORD = "props.json"
+PROPS_SUMMARY = "props.md"
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
@@ -76,6 +87,28 @@ class RunDir:
     @property
     def models(self) -> Path:
         return self.root / "models"
+
+    @property
+    def final_train_record(self) -> Path:
+        """``models/final_train.json``: which production training made ``models/``."""
+        return self.models / FINAL_TRAIN_RECORD
+
+    def final_train_dir(self, digest: str) -> Path:
+        """``final/<digest>``: the production training of one set of settings."""
+        return self.root / "final" / digest
+
+    @property
+    def props(self) -> Path:
+        """``props/``: the property tests of the final ensemble."""
+        return self.root / "props"
+
+    @property
+    def props_record(self) -> Path:
+        return self.props / PROPS_RECORD
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
 
     # -- before iteration 0 ----------------------------------------------------------
     @property

@@ -15,6 +15,7 @@ import copy
 import hashlib
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -26,11 +27,11 @@ from raygen.config.backend import checkpoint_name, has_checkpoint
 from raygen.science.dataset import count_frames
 from raygen.science.training_input import make_training_input
 from raygen.state.context import RunContext
+from raygen.state.workdir import FINAL_TRAIN_RECORD
 from raygen.steps.train import MemberTraining, train_members, training_systems
 
 log = logging.getLogger("raygen")
 
-RECORD = "final_train.json"
 
 
 def _plain(node: Any) -> Any:
@@ -59,7 +60,7 @@ def settings(ctx: RunContext) -> Optional[dict]:
 
 
 def done_settings(ctx: RunContext) -> Optional[dict]:
-    path = ctx.rundir.models / RECORD
+    path = ctx.rundir.final_train_record
     return json.loads(path.read_text())["settings"] if path.exists() else None
 
 
@@ -72,7 +73,7 @@ def pending(ctx: RunContext) -> bool:
 def final_dir(ctx: RunContext, want: dict) -> Path:
     """One directory per settings, so other settings never resume these."""
     digest = hashlib.sha256(json.dumps(want, sort_keys=True).encode()).hexdigest()
-    return ctx.rundir.root / "final" / digest[:10]
+    return ctx.rundir.final_train_dir(digest[:10])
 
 
 def member_input(ctx: RunContext, want: dict, systems: list[Path], final_iter: int,
@@ -111,16 +112,33 @@ def run(ctx: RunContext, final_iter: int) -> list[Path]:
              len(graphs), want["numb_steps"], len(systems), count_frames(systems), root)
     t0 = time.perf_counter()
     train_members(ctx, todo, "final")
-    atomic_write_json(root / RECORD, {"settings": want, "data_iteration": final_iter,
+    atomic_write_json(root / FINAL_TRAIN_RECORD, {"settings": want, "data_iteration": final_iter,
                                       "seconds": round(time.perf_counter() - t0, 1)})
     return graphs
 
 
+def publish(ctx: RunContext, final_iter: int) -> bool:
+    """Fill ``models/`` with the final ensemble: the production training's models
+    (``train.final``, trained here if needed) or ``final_iter``'s; each copied
+    atomically. True when they are the production training's."""
+    rd, models = ctx.rundir, range(ctx.cfg.train.numb_models)
+    production = settings(ctx) is not None
+    srcs = run(ctx, final_iter) if production else \
+        [rd.graph(final_iter, m, ctx.backend) for m in models]
+    rd.models.mkdir(exist_ok=True)
+    for m, src in zip(models, srcs):
+        tmp = rd.models / f".{src.name}.tmp"
+        shutil.copyfile(src, tmp)
+        tmp.replace(rd.final_graph(m, ctx.backend))
+    record_in_models(ctx, final_iter, srcs[0].parent if production else None)
+    return production
+
+
 def record_in_models(ctx: RunContext, final_iter: int, src_dir: Optional[Path]) -> None:
     """``models/final_train.json``: which training made the models there."""
-    path = ctx.rundir.models / RECORD
+    path = ctx.rundir.final_train_record
     if src_dir is None:
         path.unlink(missing_ok=True)
         return
-    info = json.loads((src_dir / RECORD).read_text())
+    info = json.loads((src_dir / FINAL_TRAIN_RECORD).read_text())
     atomic_write_json(path, {**info, "from": str(src_dir.relative_to(ctx.rundir.root))})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from raygen.errors import RunError
 from raygen.labelers import make_labeler
 from raygen.science.dataset import deepmd_systems, init_md_frames, write_deepmd_npy
 from raygen.science.structures import build_system, perturb, relax, scale_cell, strained_copies
+from raygen.state.context import RunContext
 from raygen.state.workdir import RunDir
 
 log = logging.getLogger("raygen")
@@ -160,3 +162,13 @@ def prepare_init_data(cfg: RaygenConfig, rundir: RunDir) -> list[Path]:
         log.info("initial data: %d labelled frames of %s in %s", len(frames), name,
                  rundir.init_data(name))
     return [p for name in cfg.init.systems for p in deepmd_systems(rundir.init_data(name))]
+
+
+def prepare(ctx: RunContext) -> None:
+    """Before the first step of a (re)start: the systems' starting configurations and
+    the initial data, made once and found on disk afterwards."""
+    t0 = time.perf_counter()
+    ctx.confs = prepare_confs(ctx.cfg, ctx.rundir)
+    ctx.init_systems = prepare_init_data(ctx.cfg, ctx.rundir)
+    log.info("prepared in %.1f s: %d systems, %d initial data systems",
+             time.perf_counter() - t0, len(ctx.confs), len(ctx.init_systems))

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from raygen.config.schema import FinalTrainConfig, RaygenConfig, TrainConfig
 from raygen.state.context import RunContext
-from raygen.state.workdir import RunDir
+from raygen.state.workdir import FINAL_TRAIN_RECORD, RunDir
 from raygen.steps import final_train
 from tests.conftest import TINY_TRAIN_INPUT
 
@@ -39,12 +39,12 @@ def test_pending_until_models_were_made_by_exactly_these_settings(tmp_path):
     want = final_train.settings(ctx)
     src = final_train.final_dir(ctx, want)
     src.mkdir(parents=True)
-    (src / final_train.RECORD).write_text(json.dumps(
+    (src / FINAL_TRAIN_RECORD).write_text(json.dumps(
         {"settings": want, "data_iteration": 3, "seconds": 1.0}))
     ctx.rundir.models.mkdir()
     final_train.record_in_models(ctx, 3, src)
     assert not final_train.pending(ctx)
-    rec = json.loads((ctx.rundir.models / final_train.RECORD).read_text())
+    rec = json.loads((ctx.rundir.final_train_record).read_text())
     assert rec["from"] == str(src.relative_to(tmp_path)) and rec["data_iteration"] == 3
     other = ctx_with(tmp_path, numb_steps=5000, input={"loss": {"limit_pref_v": 20}})
     assert final_train.pending(other)
