@@ -34,8 +34,9 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from ase.build import bulk  # noqa: E402
 
-from raygen.actors.evaluator import deviation_table, load_models, predict  # noqa: E402
+from raygen.actors.evaluator import deviation_table, load_models  # noqa: E402
 from raygen.science.deviation import ensemble_deviation  # noqa: E402
+from raygen.science.ensemble import predict  # noqa: E402
 from raygen.science.frames import deviation_array, frames_table, table_arrays  # noqa: E402
 
 

@@ -31,13 +31,28 @@ def _modules() -> dict[str, Path]:
     return mods
 
 
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the import nodes under ``if TYPE_CHECKING:`` (annotations, not a
+    dependency at run time)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            out.update(id(n) for n in ast.walk(node))
+    return out
+
+
 def _imports() -> dict[str, set[str]]:
-    """raygen module -> the raygen modules it imports (anywhere in it, lazily too)."""
+    """raygen module -> the raygen modules it imports (anywhere in it, lazily too;
+    not the annotation-only imports under ``if TYPE_CHECKING:``)."""
     mods = _modules()
     edges: dict[str, set[str]] = defaultdict(set)
     for name, path in mods.items():
         pkg = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        skip = _type_checking_only(tree)
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
             targets = []
             if isinstance(node, ast.ImportFrom):
                 base = node.module or ""

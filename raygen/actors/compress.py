@@ -25,6 +25,7 @@ from raygen.cluster import get, ray_options
 from raygen.config.backend import dp_flag
 from raygen.state import overhead
 from raygen.state.context import RunContext
+from raygen.state.workdir import compress_work_dir
 
 log = logging.getLogger("raygen")
 
@@ -35,7 +36,7 @@ def compress_model(src: Path, dst: Path, backend: str, threads: int = 1,
     (None or the end of deepmd-kit's log on failure, seconds). ``runner``: a warm
     deepmd-kit (a lane's) to run it in, instead of a ``dp`` process of its own."""
     start = time.perf_counter()
-    work = dst.parent / f".{dst.name}.work"
+    work = compress_work_dir(dst)
     work.mkdir(parents=True, exist_ok=True)
     tmp = work / dst.name
     args = [dp_flag(backend), "compress", "-i", str(Path(src).resolve()), "-o", tmp.name]
@@ -60,18 +61,13 @@ def compress_model(src: Path, dst: Path, backend: str, threads: int = 1,
 compress_task = ray.remote(compress_model)
 
 
-def compressed_path(ctx: RunContext, ii: int) -> Path:
-    src = ctx.rundir.graph(ii, 0, ctx.backend)
-    return src.with_name(f"{src.stem}.compressed{src.suffix}")
-
-
 def md_model(ctx: RunContext, ii: int) -> Path:
     """The model that drives iteration ``ii``'s MD: the first one, compressed when
     ``explore.compress`` is on and deepmd-kit can compress it."""
     src = ctx.rundir.graph(ii, 0, ctx.backend).resolve()
     if not ctx.cfg.explore.compress:
         return src
-    dst = compressed_path(ctx, ii)
+    dst = ctx.rundir.compressed_graph(ii, ctx.backend)
     if dst.exists():
         return dst.resolve()
     if ctx.lanes is not None:  # in a lane's warm deepmd-kit

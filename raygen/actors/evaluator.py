@@ -18,27 +18,8 @@ import ray
 from raygen.actors.threads import set_threads
 from raygen.cluster import placement_info
 from raygen.science.deviation import ensemble_deviation
+from raygen.science.ensemble import predict
 from raygen.science.frames import DEVIATION_SCHEMA, deviation_rows, table_arrays
-
-
-def predict(models, cells: np.ndarray, positions: np.ndarray, types: np.ndarray,
-            batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Energies (M, F), forces (M, F, N, 3), virials (M, F, 9) of every model,
-    evaluated ``batch`` frames at a time."""
-    nframes, natoms = positions.shape[0], positions.shape[1]
-    energies = np.empty((len(models), nframes))
-    forces = np.empty((len(models), nframes, natoms, 3))
-    virials = np.empty((len(models), nframes, 9))
-    for lo in range(0, nframes, batch):
-        hi = min(lo + batch, nframes)
-        coords = positions[lo:hi].reshape(hi - lo, -1)
-        boxes = cells[lo:hi].reshape(hi - lo, 9)
-        for m, model in enumerate(models):
-            e, f, v = model.eval(coords, boxes, types)[:3]
-            energies[m, lo:hi] = np.reshape(e, hi - lo)
-            forces[m, lo:hi] = np.reshape(f, (hi - lo, natoms, 3))
-            virials[m, lo:hi] = np.reshape(v, (hi - lo, 9))
-    return energies, forces, virials
 
 
 def deviation_table(models, frames: pa.Table, batch: int) -> pa.Table:

@@ -33,21 +33,16 @@ from raygen.actors.explorer import ExplorerWorker
 from raygen.actors.threads import set_threads
 from raygen.actors.trainer import TrainerWorker
 from raygen.cluster import kill_all, placement_info
+from raygen.config.schema import LANE_ROLES, lane_problems, plain_resources
 from raygen.errors import RunError
 from raygen.results import MDResult, TrainResult
 
-ROLES = ("trainer", "explorer", "evaluator")
+ROLES = LANE_ROLES
 
 
 def _same_shape(resources: list) -> bool:
     first = resources[0]
     return all(float(r.num_cpus) == float(first.num_cpus) for r in resources)
-
-
-def plain_resources(res) -> bool:
-    """``res`` asks for CPUs only (no GPUs, custom resources or node labels)."""
-    return (float(res.num_gpus) == 0 and not dict(res.resources or {})
-            and not dict(res.label_selector or {}))
 
 
 def lane_count(cluster, cpus: Optional[float] = None) -> int:
@@ -59,17 +54,6 @@ def lane_count(cluster, cpus: Optional[float] = None) -> int:
     if cpus is None:
         cpus = float(ray.cluster_resources().get("CPU", 1)) if ray.is_initialized() else 1.0
     return max(1, min(want, int(cpus // per) if per > 0 else want))
-
-
-def lane_problems(cluster) -> list[str]:
-    """Why ``cluster.lanes=true`` cannot be: lanes hold no Ray resources, so they
-    could not pin the GPUs (or take the custom resources, node labels) a kind asks
-    for. Empty where lanes are not asked for, or can be."""
-    if not cluster.lanes:
-        return []
-    return [f"cluster.lanes=true: lanes hold no GPUs, custom resources or node labels, "
-            f"but cluster.{kind} asks for some; set cluster.lanes=null"
-            for kind in ROLES if not plain_resources(getattr(cluster, kind))]
 
 
 def use_lanes(cfg) -> bool:

@@ -28,9 +28,11 @@ import ray
 
 from raygen.actors.dp_server import PRELOAD, WarmDP, die_with_parent
 from raygen.actors.threads import set_threads
+from raygen.atomic import atomic_write_text
 from raygen.cluster import placement_info
 from raygen.config.backend import checkpoint_name, dp_flag, frozen_name, has_checkpoint
 from raygen.results import TrainResult
+from raygen.state.workdir import TRAIN_INPUT
 
 TRAIN_LOG = "train.log"
 FREEZE_LOG = "freeze.log"
@@ -66,8 +68,12 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
     """
     task_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    (task_dir / "input.json").write_text(json.dumps(input_dict, indent=2))
-    args = [dp_flag(backend), "train", "input.json"]
+    # the one writer of a member's input.json (on the node that trains it); the make
+    # step's copy in a run directory is the same text, left alone when unchanged
+    inp, text = task_dir / TRAIN_INPUT, json.dumps(input_dict, indent=2)
+    if not inp.exists() or inp.read_text() != text:
+        atomic_write_text(inp, text)
+    args = [dp_flag(backend), "train", TRAIN_INPUT]
     if has_checkpoint(task_dir, backend):
         args += ["--restart", checkpoint_name(backend)]
     elif init_model is not None:

@@ -90,6 +90,7 @@ def member_workdir(workdir: str, argv: list[str], task_overrides: list[str]) -> 
 
 def member_record(workdir: str, overrides: dict[str, str]) -> dict[str, Any]:
     """What a member did, read back from its run directory."""
+    from raygen.config.backend import frozen_models
     from raygen.state.workdir import RunDir
 
     rd = RunDir(Path(workdir))
@@ -98,7 +99,7 @@ def member_record(workdir: str, overrides: dict[str, str]) -> dict[str, Any]:
     while rd.summary(ii).exists():
         summaries.append(json.loads(rd.summary(ii).read_text()))
         ii += 1
-    models = list(rd.models.glob("graph.*")) if rd.models.exists() else []
+    models = frozen_models(rd.models) if rd.models.exists() else []
     holdout = rd.root / "holdout.json"  # python -m raygen.report.holdout ... --json
     scores = json.loads(holdout.read_text()) if holdout.exists() else {}
     score = scores.get("all") or next(iter(scores.values()), {})

@@ -25,8 +25,31 @@ CHECKPOINT = {Backend.tf: "model.ckpt", Backend.pt: "model.ckpt.pt"}
 FROZEN = {Backend.tf: "frozen_model.pb", Backend.pt: "frozen_model.pth"}
 
 
+# the MD model compressed by `dp compress` (explore.compress): graph.000.compressed.pb
+COMPRESSED = "compressed"
+
+
 def model_suffix(backend: str) -> str:
     return MODEL_SUFFIX[Backend(str(backend))]
+
+
+def graph_name(member: int, backend: str) -> str:
+    """``graph.000.pb``: an ensemble member's frozen model."""
+    return f"graph.{member:03d}.{model_suffix(backend)}"
+
+
+def compressed_name(graph: Path) -> str:
+    """``graph.000.compressed.pb`` for ``graph.000.pb``."""
+    graph = Path(graph)
+    return f"{graph.stem}.{COMPRESSED}{graph.suffix}"
+
+
+def frozen_models(directory: Path) -> list[Path]:
+    """The ensemble members' frozen models in ``directory`` (any backend), in member
+    order; a compressed MD model is not a member."""
+    suffixes = {f".{s}" for s in MODEL_SUFFIX.values()}
+    return sorted(p for p in Path(directory).glob("graph.*")
+                  if p.suffix in suffixes and f".{COMPRESSED}." not in p.name)
 
 
 def checkpoint_name(backend: str) -> str:

@@ -14,15 +14,109 @@ stores each under ``<group>/<name>_schema``.
 
 from __future__ import annotations
 
+import copy
+import glob
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
+from ase.data import atomic_numbers
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from raygen.config.backend import Backend
+from raygen.config.merge import deep_merge
 from raygen.config.plugins import ENGINES, LABELERS, EngineName, LabelerName, load
 from raygen.config.props import PropsConfig
 from raygen.config.strenum import StrEnum, vocabulary
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+
+
+def check_path_name(name: str) -> str | None:
+    """Why ``name`` cannot be one folder name inside the run directory (None if it can):
+    no separators, no ``..``, no leading dot or dash, letters/digits/``_.-`` only."""
+    if not isinstance(name, str) or not name:
+        return "must be a non-empty name"
+    if not _SAFE_NAME.match(name) or ".." in name:
+        return (f"{name!r} cannot be a folder name in the run directory: use letters, "
+                "digits and _ . - (no '/', no '..', not starting with '.' or '-')")
+    return None
+
+
+def plain_resources(res) -> bool:
+    """``res`` asks for CPUs only (no GPUs, custom resources or node labels)."""
+    return (float(res.num_gpus) == 0 and not dict(res.resources or {})
+            and not dict(res.label_selector or {}))
+
+
+# the kinds of worker that warm lanes host (cluster.lanes)
+LANE_ROLES = ("trainer", "explorer", "evaluator")
+
+
+def lane_problems(cluster) -> list[str]:
+    """Why ``cluster.lanes=true`` cannot be: lanes hold no Ray resources, so they
+    could not pin the GPUs (or take the custom resources, node labels) a kind asks
+    for. Empty where lanes are not asked for, or can be."""
+    if not cluster.lanes:
+        return []
+    return [f"cluster.lanes=true: lanes hold no GPUs, custom resources or node labels, "
+            f"but cluster.{kind} asks for some; set cluster.lanes=null"
+            for kind in LANE_ROLES if not plain_resources(getattr(cluster, kind))]
+
+
+def _data_problems(key: str, path: Path, type_map: list[str]) -> list[str]:
+    """A given deepmd/npy data directory: it exists, holds systems, and their atom
+    types fit ``type_map``."""
+    from raygen.science.dataset import deepmd_systems, system_type_map
+
+    if not path.exists():
+        return [f"{key}: {path} does not exist"]
+    systems = deepmd_systems(path)
+    out = [] if systems else [f"{key}: no deepmd/npy system (type.raw) under {path}"]
+    for sysdir in systems:
+        tm = system_type_map(sysdir)
+        if tm and not set(tm) <= set(type_map):
+            out.append(f"{key}: {sysdir}/type_map.raw {tm} does not match type_map {type_map}")
+        elif not tm:
+            types = np.loadtxt(sysdir / "type.raw", dtype=int, ndmin=1)
+            if types.size and (types.max() >= len(type_map) or types.min() < 0):
+                out.append(f"{key}: {sysdir}/type.raw has atom types up to {int(types.max())} "
+                           f"but type_map {type_map} has {len(type_map)} (and the system "
+                           "has no type_map.raw)")
+    return out
+
+
+def _plain(node) -> dict:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) \
+        else copy.deepcopy(dict(node))
+
+
+def _deepmd_input_problems(t, type_map: list[str], key: str) -> list[str]:
+    """deepmd-kit's own schema check of the training template (strict keys)."""
+    from deepmd.utils.argcheck import normalize
+
+    inp = _plain(t.input)
+    if not inp:
+        return [f"{key}.input: is empty; give DeePMD-kit's model/learning_rate/loss/training"]
+    inp.setdefault("model", {})["type_map"] = list(type_map)
+    training = inp.setdefault("training", {})
+    training["training_data"] = {**training.get("training_data", {}), "systems": ["."]}
+    training.setdefault("numb_steps", t.numb_steps)
+    try:
+        normalize(copy.deepcopy(inp))
+    except Exception as err:  # noqa: BLE001 - dargs raises several types
+        return [f"{key}.input: rejected by deepmd-kit: {err}"]
+    over = _plain(t.final.input)
+    if over:
+        try:
+            normalize(deep_merge(inp, over))
+        except Exception as err:  # noqa: BLE001
+            return [f"{key}.final.input: merged over {key}.input, rejected by deepmd-kit: {err}"]
+    return []
 
 
 class NeighborStat(StrEnum):
@@ -102,6 +196,38 @@ class SystemConfig:
     vacancies: int = 0
     """atoms removed at random (seeded) to explore point defects"""
 
+    @staticmethod
+    def problems(s, cfg, key: str) -> list[str]:
+        """What is wrong with one system (``key``: ``systems[i]``), files included."""
+        from raygen.science.structures import SURFACES
+
+        out, named = [], f"{key} ({s.name})"
+        why = check_path_name(s.name)
+        if why:
+            out.append(f"{key}.name: {why}")
+        if s.confs:
+            if not glob.glob(s.confs):
+                out.append(f"{named}.confs: no file matches {s.confs}")
+        elif s.structure == "file":
+            if not s.path:
+                out.append(f"{named}.path: structure=file needs a structure file")
+            elif not Path(s.path).exists():
+                out.append(f"{named}.path: file {s.path} does not exist")
+        elif s.element not in cfg.type_map:
+            out.append(f"{named}.element: {s.element!r} is not in type_map {list(cfg.type_map)}")
+        if s.structure == "surface" and s.miller not in SURFACES:
+            out.append(f"{named}.miller: {s.miller!r} is not one of {', '.join(SURFACES)}")
+        if len(s.supercell) != 3 or any(int(n) < 1 for n in s.supercell):
+            out.append(f"{named}.supercell: needs three positive integers, "
+                       f"got {list(s.supercell)}")
+        if s.vacancies < 0:
+            out.append(f"{named}.vacancies: must be >= 0, got {s.vacancies}")
+        if s.n_confs < 1:
+            out.append(f"{named}.n_confs: must be >= 1, got {s.n_confs}")
+        if s.atom_pert < 0 or s.cell_pert < 0:
+            out.append(f"{named}: atom_pert and cell_pert must be >= 0")
+        return out
+
 
 @dataclass
 class InitConfig:
@@ -139,6 +265,32 @@ class InitConfig:
     """temperature of that MD (K)"""
     md_timestep_fs: float = 2.0
     """time step of that MD (fs)"""
+
+    @staticmethod
+    def problems(init, cfg, key: str = "init") -> list[str]:
+        """The recipe's numbers, and the given data's systems against ``type_map``."""
+        out = []
+        for i, d in enumerate(init.data):
+            out += _data_problems(f"{key}.data[{i}]", Path(d), list(cfg.type_map))
+        if not init.data:
+            names = {s.name for s in cfg.systems}
+            if not init.systems:
+                out.append(f"{key}.systems: init.data is empty, so name the systems to make "
+                           "initial data from (DP-GEN's init_bulk)")
+            for n in init.systems:
+                if n not in names:
+                    out.append(f"{key}.systems: {n!r} is not a system name "
+                               f"({', '.join(sorted(names))})")
+        if any(s <= 0 for s in init.scales):
+            out.append(f"{key}.scales: must be > 0, got {list(init.scales)}")
+        if any(not 0 < s < 0.2 for s in init.strains):
+            out.append(f"{key}.strains: each must be in (0, 0.2) (a fraction, e.g. 0.02), "
+                       f"got {list(init.strains)}")
+        if init.n_perturb < 1:
+            out.append(f"{key}.n_perturb: must be >= 1, got {init.n_perturb}")
+        if init.md_steps < 0 or init.md_stride < 1:
+            out.append(f"{key}.md_steps must be >= 0 and {key}.md_stride >= 1")
+        return out
 
 
 @dataclass
@@ -201,6 +353,41 @@ class TrainConfig:
     schema; raygen fills in the data systems, seeds and steps"""
     final: FinalTrainConfig = field(default_factory=FinalTrainConfig)
 
+    @staticmethod
+    def problems(t, cfg, key: str = "train") -> list[str]:
+        """Counts, the checkpoint cadence, the backend, and deepmd-kit's own schema
+        check of ``input`` (and of ``final.input`` merged over it)."""
+        out = []
+        if t.numb_models < 2:
+            out.append(f"{key}.numb_models: a deviation needs >= 2 models, got {t.numb_models}")
+        if t.numb_steps < 1:
+            out.append(f"{key}.numb_steps: must be >= 1, got {t.numb_steps}")
+        if t.init_model_numb_steps is not None and t.init_model_numb_steps < 1:
+            out.append(f"{key}.init_model_numb_steps: must be >= 1, "
+                       f"got {t.init_model_numb_steps}")
+        if t.disp_freq < 1:
+            out.append(f"{key}.disp_freq: must be >= 1, got {t.disp_freq}")
+        f = t.final
+        if f.numb_steps is not None and f.numb_steps < 1:
+            out.append(f"{key}.final.numb_steps: must be >= 1 (or null: off), got {f.numb_steps}")
+        if f.start_lr is not None and not f.start_lr > 0:
+            out.append(f"{key}.final.start_lr: must be > 0, got {f.start_lr}")
+        training = t.input.get("training", {}) if t.input else {}
+        disp = training.get("disp_freq", t.disp_freq)
+        save = training.get("save_freq")
+        if save is not None and disp and save % disp:
+            # deepmd-kit (TF) checks save_freq only at display steps: no checkpoint otherwise
+            out.append(f"{key}.input.training.save_freq: {save} must be a multiple of "
+                       f"disp_freq {disp}, or deepmd-kit writes no checkpoint to freeze")
+        if t.backend == "pt":
+            try:
+                import deepmd.pt  # noqa: F401
+            except Exception as err:  # noqa: BLE001
+                out.append(f"{key}.backend: 'pt' needs deepmd-kit's PyTorch backend, which "
+                           f"does not load here ({type(err).__name__}: {str(err)[:120]}); "
+                           "use backend=tf on CPU")
+        return out + _deepmd_input_problems(t, list(cfg.type_map), key)
+
 
 @dataclass
 class ModelDeviJob:
@@ -240,6 +427,27 @@ class ModelDeviJob:
     v_trust_hi: Any = None
     """upper virial trust level for this job (eV/atom); null: `select.v_trust_hi`"""
 
+    @staticmethod
+    def problems(job, cfg, key: str) -> list[str]:
+        out, nsys = [], len(cfg.systems)
+        if not job.sys_idx:
+            out.append(f"{key}.sys_idx: is empty")
+        bad = [s for s in job.sys_idx if not 0 <= s < nsys]
+        if bad:
+            out.append(f"{key}.sys_idx: {bad} out of range; there are {nsys} systems")
+        if not job.temps or any(t <= 0 for t in job.temps):
+            out.append(f"{key}.temps: needs temperatures > 0 K, got {list(job.temps)}")
+        if str(job.ensemble).startswith("npt") and not job.press:
+            out.append(f"{key}.press: {job.ensemble} needs pressures (bar)")
+        if job.nsteps < 1 or job.trj_freq < 1:
+            out.append(f"{key}: nsteps and trj_freq must be >= 1")
+        elif job.trj_freq > job.nsteps:
+            out.append(f"{key}.trj_freq: {job.trj_freq} > nsteps {job.nsteps} records only "
+                       "step 0")
+        if job.confs_per_sys is not None and job.confs_per_sys < 1:
+            out.append(f"{key}.confs_per_sys: must be >= 1 or null")
+        return out
+
 
 @dataclass
 class ExploreConfig:
@@ -264,6 +472,22 @@ class ExploreConfig:
     `dp_compress`); deviations still use the models as trained"""
     jobs: list[ModelDeviJob] = field(default_factory=list)
     """the exploration schedule: one entry per iteration (DP-GEN's `model_devi_jobs`)"""
+
+    @staticmethod
+    def problems(e, cfg, key: str = "explore") -> list[str]:
+        """MD settings and every job of the schedule (an engine's own config class
+        adds its keys' checks by overriding this)."""
+        out = []
+        if not e.jobs:
+            out.append(f"{key}.jobs: is empty; give at least one exploration job")
+        for name in ("dt", "tau_t", "tau_p"):
+            if getattr(e, name) <= 0:
+                out.append(f"{key}.{name}: must be > 0, got {getattr(e, name)}")
+        if e.deviation_batch < 1:
+            out.append(f"{key}.deviation_batch: must be >= 1, got {e.deviation_batch}")
+        for j, job in enumerate(e.jobs):
+            out += ModelDeviJob.problems(job, cfg, f"{key}.jobs[{j}]")
+        return out
 
 
 @dataclass
@@ -298,6 +522,55 @@ class SelectConfig:
     """an exploration stage ends when an iteration's accurate ratio reaches this; null: never early
 """
 
+    @staticmethod
+    def problems(s, cfg, key: str = "select") -> list[str]:
+        """The throttle and stop rule, and the trust levels every (job, system) of the
+        schedule resolves to (``lo < hi``, per-system lists long enough)."""
+        from raygen.selection.trust import resolve_levels
+
+        out = []
+        if s.fp_task_max < 0 or s.fp_task_min < 0:
+            out.append(f"{key}.fp_task_max and {key}.fp_task_min must be >= 0")
+        if not 0 <= s.fp_accurate_threshold <= 1:
+            out.append(f"{key}.fp_accurate_threshold: must be in [0, 1], "
+                       f"got {s.fp_accurate_threshold}")
+        soft = s.fp_accurate_soft_threshold
+        if soft is not None and not 0 <= soft <= s.fp_accurate_threshold:
+            out.append(f"{key}.fp_accurate_soft_threshold: must be in "
+                       f"[0, fp_accurate_threshold], got {soft}")
+        if s.converge_accurate_ratio is not None and not 0 < s.converge_accurate_ratio <= 1:
+            out.append(f"{key}.converge_accurate_ratio: must be in (0, 1] or null, "
+                       f"got {s.converge_accurate_ratio}")
+        nsys = len(cfg.systems)
+        for where, obj in [(key, s)] + [(f"explore.jobs[{j}]", job)
+                                        for j, job in enumerate(cfg.explore.jobs)]:
+            for name in ("f_trust_lo", "f_trust_hi", "v_trust_lo", "v_trust_hi"):
+                value = getattr(obj, name, None)
+                if OmegaConf.is_list(value) and len(value) > nsys:
+                    out.append(f"{where}.{name}: {len(value)} per-system values for "
+                               f"{nsys} systems")
+        seen = set()
+        for j, job in enumerate(cfg.explore.jobs or [None]):
+            for sys_idx in (job.sys_idx if job is not None else range(nsys)):
+                if not 0 <= sys_idx < nsys:
+                    continue
+                try:
+                    lv = resolve_levels(s, job, sys_idx)
+                except ValueError as err:
+                    out.append(str(err))
+                    continue
+                where = f"(job {j}, system {sys_idx})"
+                for kind, lo, hi in (("f", lv.f_lo, lv.f_hi), ("v", lv.v_lo, lv.v_hi)):
+                    if (kind, lo, hi) in seen:
+                        continue
+                    seen.add((kind, lo, hi))
+                    if lo < 0:
+                        out.append(f"{key}.{kind}_trust_lo: must be >= 0, got {lo} {where}")
+                    if lo >= hi and not (lo == hi == float("inf")):
+                        out.append(f"{key}.{kind}_trust_lo: {lo} must be < {kind}_trust_hi "
+                                   f"{hi} {where}")
+        return out
+
 
 @dataclass
 class LabelConfig:
@@ -324,6 +597,21 @@ class LabelConfig:
     proceed_ratio: float = 1.0
     """fraction of an iteration's labels after which the next iteration starts training; the rest
     join the following one"""
+
+    @staticmethod
+    def problems(lab, cfg, key: str = "label") -> list[str]:
+        """The keys every labeler shares; a labeler's config class adds its own (and
+        the labeler's ``problems()`` checks its files against ``type_map``)."""
+        out = []
+        if lab.timeout is not None and lab.timeout <= 0:
+            out.append(f"{key}.timeout: must be > 0 s or null, got {lab.timeout}")
+        if lab.max_retries < 0:
+            out.append(f"{key}.max_retries: must be >= 0, got {lab.max_retries}")
+        if not 0 <= lab.max_failed_ratio <= 1:
+            out.append(f"{key}.max_failed_ratio: must be in [0, 1], got {lab.max_failed_ratio}")
+        if not 0 < lab.proceed_ratio <= 1:
+            out.append(f"{key}.proceed_ratio: must be in (0, 1], got {lab.proceed_ratio}")
+        return out
 
 
 @dataclass
@@ -384,6 +672,32 @@ class ClusterConfig:
     labeler: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
     """labelling tasks (one frame each)"""
 
+    @staticmethod
+    def problems(c, cfg, key: str = "cluster") -> list[str]:
+        """Threads, the lanes rule, and each kind of worker against the local Ray
+        instance raygen would start (on a joined cluster the start-up check does it)."""
+        out = []
+        if c.threads_per_worker < 1:
+            out.append(f"{key}.threads_per_worker: must be >= 1, got {c.threads_per_worker}")
+        if c.stall_warn_s is not None and c.stall_warn_s <= 0:
+            out.append(f"{key}.stall_warn_s: must be > 0 s or null, got {c.stall_warn_s}")
+        out += lane_problems(c)
+        total_cpus = c.num_cpus if c.num_cpus is not None else os.cpu_count()
+        for kind in WORKER_KINDS:
+            w = getattr(c, kind)
+            if w.count < 1:
+                out.append(f"{key}.{kind}.count: must be >= 1, got {w.count}")
+            if w.num_cpus < 0 or w.num_gpus < 0:
+                out.append(f"{key}.{kind}: num_cpus and num_gpus must be >= 0")
+            if c.address is None:
+                if w.num_cpus > total_cpus:
+                    out.append(f"{key}.{kind}.num_cpus: {w.num_cpus} > the {total_cpus} CPUs "
+                               "of the local Ray instance; it would never start")
+                if w.num_gpus > (c.num_gpus or 0):
+                    out.append(f"{key}.{kind}.num_gpus: {w.num_gpus} > the {c.num_gpus or 0} "
+                               "GPUs of the local Ray instance (set cluster.num_gpus)")
+        return out
+
 
 @dataclass
 class RaygenConfig:
@@ -414,6 +728,34 @@ class RaygenConfig:
     # property tests of the final ensemble (raygen.props), run at the end when enabled
     props: PropsConfig = field(default_factory=PropsConfig)
     """property tests of the final ensemble"""
+
+    @staticmethod
+    def problems(cfg, _cfg=None, key: str = "") -> list[str]:
+        """The run's own keys: iterations, the run directory, the type map."""
+        out = []
+        if cfg.max_iter is not None and cfg.max_iter < 0:
+            out.append(f"max_iter: must be >= 0 or null, got {cfg.max_iter}")
+        probe = Path(cfg.workdir)
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            out.append(f"workdir: {probe} is a file, not a directory")
+        elif probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+            out.append(f"workdir: {probe} is not writable; choose a run directory you can "
+                       "write (workdir=...)")
+        if not cfg.type_map:
+            out.append("type_map: is empty; list the element of each atom type, e.g. [Cu]")
+        for el in cfg.type_map:
+            if el not in atomic_numbers:
+                out.append(f"type_map: {el!r} is not a chemical element")
+        if len(set(cfg.type_map)) != len(cfg.type_map):
+            out.append(f"type_map: has duplicates: {list(cfg.type_map)}")
+        if not cfg.systems:
+            out.append("systems: is empty; give at least one exploration system")
+        names = [s.name for s in cfg.systems]
+        if len(set(names)) != len(names):
+            out.append(f"systems: names must be unique, got {names}")
+        return out
 
 
 def label_config_class(name: str) -> type[LabelConfig]:

@@ -41,6 +41,13 @@ class LammpsExploreConfig(ExploreConfig):
     neigh_skin: float = 2.0
     """LAMMPS neighbour-list skin (Å)"""
 
+    @staticmethod
+    def problems(e, cfg, key: str = "explore") -> list[str]:
+        out = ExploreConfig.problems(e, cfg, key)
+        if e.neigh_skin <= 0:
+            out.append(f"{key}.neigh_skin: must be > 0 Å, got {e.neigh_skin}")
+        return out
+
 
 def load_lammps(backend: str = "tf"):
     """Import LAMMPS so that the DeePMD plugin can load in this process.

@@ -26,13 +26,13 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from raygen.config.merge import deep_merge
 from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     STDOUT,
     ExternalLabelConfig,
     ExternalLabeler,
-    deep_merge,
     kpoints_for,
     tail,
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -126,17 +127,6 @@ def kpoints_for(atoms: Atoms, kpoints, kspacing: Optional[float]) -> list[int]:
     return kpoint_grid(atoms.cell.array, kspacing) if kspacing else [1, 1, 1]
 
 
-def deep_merge(base: dict, override: dict) -> dict:
-    """``base`` with ``override`` merged in (nested dicts merged, the rest replaced)."""
-    out = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 @dataclass
 class ExternalLabelConfig(LabelConfig):
     """Keys every external code shares: the ``command`` (``{cpus}`` is replaced by
@@ -156,6 +146,28 @@ class ExternalLabelConfig(LabelConfig):
     omp_threads: Optional[int] = None
     """OpenMP threads; null: 1 when the command starts `{cpus}` MPI ranks, else all the task's
     cores"""
+
+    @staticmethod
+    def problems(lab, cfg, key: str = "label") -> list[str]:
+        """The generic keys, and that the code's command can start and its template
+        exists (on a local run; on a cluster the program may live on the worker nodes
+        only)."""
+        out = LabelConfig.problems(lab, cfg, key)
+        try:
+            words = shlex.split(lab.command.replace("{cpus}", "1"))
+        except ValueError as err:
+            return out + [f"{key}.command: {err}"]
+        if not words:
+            out.append(f"{key}.command: is empty; give the command that runs the code")
+        elif cfg.cluster.address is None and shutil.which(words[0]) is None:
+            out.append(f"{key}.command: {words[0]!r} is not an executable on this machine's "
+                       f"PATH; install the code or point {key}.command at it")
+        if "{" in lab.command.replace("{cpus}", ""):
+            out.append(f"{key}.command: unknown placeholder in {lab.command!r}; only {{cpus}} "
+                       "is filled in")
+        if lab.template and not Path(lab.template).is_file():
+            out.append(f"{key}.template: file {lab.template} does not exist")
+        return out
 
 
 def missing_files(key: str, root: str, files: dict, type_map: list[str],

@@ -22,6 +22,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
+from raygen.config.merge import deep_merge
 from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
@@ -29,7 +30,6 @@ from raygen.labelers.external import (
     STDOUT,
     ExternalLabelConfig,
     ExternalLabeler,
-    deep_merge,
     kpoints_for,
     tail,
 )

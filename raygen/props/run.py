@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 from omegaconf import OmegaConf
 
+from raygen.config.backend import frozen_models
 from raygen.props.calculators import model_specs, reference_spec
 from raygen.props.runner import check, run_properties
 from raygen.props.table import FORMAT, compare, errors, markdown
@@ -26,8 +27,7 @@ def find_models(path: Path) -> list[Path]:
     if not path.exists():
         raise ValueError(f"{path}: no such run or models directory")
     for d in (path / "models", path):
-        found = sorted(p for p in d.glob("graph.*") if p.suffix in (".pb", ".pth")
-                       and ".compressed" not in p.name)  # explore.compress: not a member
+        found = frozen_models(d)
         if found:
             return found
     raise ValueError(f"{path}: no frozen models (graph.*.pb / graph.*.pth) in it or in "

@@ -27,28 +27,34 @@ log = logging.getLogger("raygen")
 
 
 def check(cfg, crystal: str) -> None:
-    """Every problem of the settings at once, before any calculation."""
+    """Raise ValueError naming every problem of the settings, before any calculation."""
+    found = problems(cfg, crystal)
+    if found:
+        raise ValueError("; ".join(found))
+
+
+def problems(cfg, crystal: str) -> list[str]:
+    """Every problem of the property-test settings (``props.*``)."""
     from raygen.props import load_plugins
 
     load_plugins()
-    problems = []
+    found = []
     unknown = [p for p in cfg.properties if p not in PROPERTIES]
     if unknown:
-        problems.append(f"props.properties: unknown {', '.join(unknown)} "
+        found.append(f"props.properties: unknown {', '.join(unknown)} "
                         f"(known: {', '.join(PROPERTIES)})")
     if crystal not in CUBIC + ("hcp",):
-        problems.append(f"props.crystal={crystal}: one of {', '.join(CUBIC + ('hcp',))}")
+        found.append(f"props.crystal={crystal}: one of {', '.join(CUBIC + ('hcp',))}")
     else:
         for name in cfg.properties:
             if name in PROPERTIES:
-                problems += PROPERTIES[name]().problems(cfg, crystal)
+                found += PROPERTIES[name]().problems(cfg, crystal)
     bad_phases = [p for p in cfg.phases if p not in PHASES]
     if bad_phases and "eos" not in cfg.properties:
-        problems.append(f"props.phases: {', '.join(bad_phases)}: not a phase raygen can build")
+        found.append(f"props.phases: {', '.join(bad_phases)}: not a phase raygen can build")
     if not 0 < cfg.eos_range < 0.5 or cfg.eos_points < 5:
-        problems.append("props.eos_range/eos_points: need 0 < eos_range < 0.5 and >= 5 points")
-    if problems:
-        raise ValueError("; ".join(dict.fromkeys(problems)))
+        found.append("props.eos_range/eos_points: need 0 < eos_range < 0.5 and >= 5 points")
+    return list(dict.fromkeys(found))
 
 
 def _evaluate(point: Point, spec: CalcSpec, cache_root: str, key: str) -> PointResult:

@@ -23,8 +23,10 @@ from typing import Optional
 
 import numpy as np
 
+from raygen.config.backend import frozen_models
 from raygen.science.dataset import deepmd_systems
 from raygen.science.deviation import ensemble_deviation
+from raygen.science.ensemble import predict as ensemble_predict
 
 
 @dataclass
@@ -58,8 +60,9 @@ def load_systems(paths: list[Path], fmt: Optional[str]) -> dict[str, object]:
     return systems
 
 
-def predict(models: list, system) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Energies (M, F), forces (M, F, N, 3), virials (M, F, 9) of each model."""
+def predict(models: list, system, batch: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Energies (M, F), forces (M, F, N, 3), virials (M, F, 9) of each model on a
+    dpdata system (its elements mapped onto the models' type map)."""
     type_map = models[0].get_type_map()
     names = system["atom_names"]
     missing = [n for n in names if n not in type_map]
@@ -67,13 +70,8 @@ def predict(models: list, system) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise ValueError(f"elements {missing} are not in the models' type map {type_map}")
     types = np.array([type_map.index(names[t]) for t in system["atom_types"]])
     nframes = system.get_nframes()
-    coords = system["coords"].reshape(nframes, -1)
-    cells = system["cells"].reshape(nframes, 9)
-    out = [m.eval(coords, cells, types)[:3] for m in models]
-    e = np.array([o[0].reshape(nframes) for o in out])
-    f = np.array([o[1].reshape(nframes, -1, 3) for o in out])
-    v = np.array([o[2].reshape(nframes, 9) for o in out])
-    return e, f, v
+    return ensemble_predict(models, system["cells"].reshape(nframes, 3, 3),
+                            system["coords"].reshape(nframes, -1, 3), types, batch)
 
 
 def score(models: list, system) -> Score:
@@ -124,8 +122,7 @@ def format_scores(rows: dict[str, Score]) -> str:
 def model_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    return sorted(p for p in path.glob("graph.*") if p.suffix in (".pb", ".pth")
-                  and ".compressed" not in p.name)  # explore.compress: not a member
+    return frozen_models(path)
 
 
 def main(argv=None) -> int:

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from raygen.config.backend import frozen_models
 from raygen.state.workdir import RunDir
 
 
@@ -65,7 +66,7 @@ def status_of(rd: RunDir, cfg: dict) -> str:
     last = last_record(rd.record, len(STEP_NAMES)) if rd.record.exists() else None
     where = "before its first step" if last is None else \
         f"iteration {last[0]}, after step {last[1]} ({STEP_NAMES[last[1]]})"
-    models = list(rd.models.glob("graph.*")) if rd.models.exists() else []
+    models = frozen_models(rd.models) if rd.models.exists() else []
     if len(models) >= n_models and not live:
         return "finished: final models in models/"
     return f"{'running' if live else 'stopped'} at {where}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dpdata
 import numpy as np
@@ -16,7 +17,9 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
 
-from raygen.config.schema import InitConfig
+if TYPE_CHECKING:  # annotations only: science does not depend on the schema
+    from raygen.config.schema import InitConfig
+
 
 
 def labelled_copy(atoms: Atoms) -> Atoms:

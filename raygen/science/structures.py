@@ -7,6 +7,8 @@ with the first-principles code).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from ase import Atoms
 from ase.build import bulk, surface
@@ -15,12 +17,14 @@ from ase.filters import FrechetCellFilter
 from ase.io import read
 from ase.optimize import BFGS
 
-from raygen.config.schema import SystemConfig
+if TYPE_CHECKING:  # annotations only: science does not depend on the schema
+    from raygen.config.schema import SystemConfig
+
 
 # Conventional cells for cubic crystals: a 2x2x2 fcc supercell holds 32 atoms,
 # as in the DP-GEN paper's Cu example.
 _CUBIC = {"fcc", "bcc", "sc", "diamond"}
-_SURFACES = {"100": (1, 0, 0), "110": (1, 1, 0), "111": (1, 1, 1), "0001": (0, 0, 1),
+SURFACES = {"100": (1, 0, 0), "110": (1, 1, 0), "111": (1, 1, 1), "0001": (0, 0, 1),
              "001": (0, 0, 1), "10-10": (1, 0, 0)}
 
 
@@ -51,7 +55,7 @@ def _build_perfect(sys: SystemConfig) -> Atoms:
     if sys.structure == "bulk":
         return unit.repeat(tuple(sys.supercell))
     if sys.structure == "surface":
-        miller = _SURFACES[sys.miller]
+        miller = SURFACES[sys.miller]
         slab = surface(unit, miller, layers=sys.layers, vacuum=sys.vacuum / 2.0, periodic=True)
         nx, ny = sys.supercell[0], sys.supercell[1]
         slab = slab.repeat((nx, ny, 1))

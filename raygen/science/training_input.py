@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
-from raygen.config.schema import TrainConfig
+if TYPE_CHECKING:  # annotations only: science does not depend on the schema
+    from raygen.config.schema import TrainConfig
+
 
 
 def template_dict(cfg: TrainConfig) -> dict[str, Any]:

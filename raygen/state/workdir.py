@@ -8,7 +8,8 @@
     <workdir>/init/confs/<system>/          relaxed.extxyz, conf.000.extxyz, ...
     <workdir>/init/data.<system>/           initial data (deepmd/npy)
     <workdir>/iter.000000/00.train/000/     input.json, lcurve.out, checkpoints, train.log
-    <workdir>/iter.000000/00.train/graph.000.pb
+    <workdir>/iter.000000/00.train/graph.000.pb (+ graph.000.compressed.pb, the MD model,
+                                          made in .graph.000.compressed.pb.work/)
     <workdir>/iter.000001/00.train/late_labels.json, data.late.000/   labels of earlier
                                           iterations that were late (label.proceed_ratio)
     <workdir>/iter.000000/01.model_devi/task.000.000000/  engine inputs, log, task.json,
@@ -34,30 +35,24 @@ checked by :func:`check_path_name` before they become paths.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from raygen.config.backend import model_suffix
+from raygen.config.backend import compressed_name, graph_name
+from raygen.config.schema import check_path_name  # noqa: F401 - names of the run directory
 
 # file names also used outside a run directory (a production training's own folder,
 # ``python -m raygen.props --out DIR``)
 FINAL_TRAIN_RECORD = "final_train.json"
 PROPS_RECORD = "props.json"
+TRAIN_INPUT = "input.json"  # a member's DeePMD-kit input, in its training folder
 PROPS_SUMMARY = "props.md"
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+def compress_work_dir(dst: Path) -> Path:
+    """Where ``dp compress`` writes (and logs) before ``dst`` is published."""
+    return Path(dst).parent / f".{Path(dst).name}.work"
 
 
-def check_path_name(name: str) -> str | None:
-    """Why ``name`` cannot be one folder name inside the run directory (None if it can):
-    no separators, no ``..``, no leading dot or dash, letters/digits/``_.-`` only."""
-    if not isinstance(name, str) or not name:
-        return "must be a non-empty name"
-    if not _SAFE_NAME.match(name) or ".." in name:
-        return (f"{name!r} cannot be a folder name in the run directory: use letters, "
-                "digits and _ . - (no '/', no '..', not starting with '.' or '-')")
-    return None
 
 
 def _component(name: str) -> str:
@@ -156,10 +151,14 @@ class RunDir:
         return self.train(ii) / f"{member:03d}"
 
     def train_input(self, ii: int, member: int) -> Path:
-        return self.train_task(ii, member) / "input.json"
+        return self.train_task(ii, member) / TRAIN_INPUT
 
     def graph(self, ii: int, member: int, backend: str) -> Path:
-        return self.train(ii) / f"graph.{member:03d}.{model_suffix(backend)}"
+        return self.train(ii) / graph_name(member, backend)
+
+    def compressed_graph(self, ii: int, backend: str) -> Path:
+        """The MD model of iteration ``ii`` compressed (``explore.compress``)."""
+        return self.train(ii) / compressed_name(self.graph(ii, 0, backend))
 
     def late_labels(self, ii: int) -> Path:
         """Which labels of earlier iterations, late for their own iteration's
@@ -173,7 +172,7 @@ class RunDir:
         return sorted(self.train(ii).glob("data.late.[0-9][0-9][0-9]"))
 
     def final_graph(self, member: int, backend: str) -> Path:
-        return self.models / f"graph.{member:03d}.{model_suffix(backend)}"
+        return self.models / graph_name(member, backend)
 
     # 01.model_devi
     def model_devi(self, ii: int) -> Path:

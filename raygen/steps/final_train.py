@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 
 from raygen.atomic import atomic_write_json
 from raygen.config.backend import checkpoint_name, has_checkpoint
+from raygen.config.merge import deep_merge
 from raygen.science.dataset import count_frames
 from raygen.science.training_input import make_training_input
 from raygen.state.context import RunContext
@@ -37,17 +38,6 @@ log = logging.getLogger("raygen")
 def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) \
         else copy.deepcopy(node)
-
-
-def merge(base: dict, over: dict) -> dict:
-    """``over`` merged into a copy of ``base``, dicts key by key."""
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 def settings(ctx: RunContext) -> Optional[dict]:
@@ -80,7 +70,7 @@ def member_input(ctx: RunContext, want: dict, systems: list[Path], final_iter: i
                  member: int) -> dict:
     cfg = ctx.cfg.train
     inp = make_training_input(cfg, ctx.type_map, systems, final_iter + 1, member, False)
-    inp = merge(inp, want["input"])
+    inp = deep_merge(inp, want["input"])
     inp["training"]["numb_steps"] = want["numb_steps"]
     if want["start_lr"] is not None:
         inp.setdefault("learning_rate", {})["start_lr"] = want["start_lr"]
@@ -106,7 +96,6 @@ def run(ctx: RunContext, final_iter: int) -> list[Path]:
         init = None if want["from_scratch"] or not has_checkpoint(prev, ctx.backend) \
             else prev / checkpoint_name(ctx.backend)
         inp = member_input(ctx, want, systems, final_iter, m)
-        (task / "input.json").write_text(json.dumps(inp, indent=2))
         todo.append(MemberTraining(m, task, inp, graph, init))
     log.info("final training: %d models, %d steps each, on %d systems, %d frames (%s)",
              len(graphs), want["numb_steps"], len(systems), count_frames(systems), root)

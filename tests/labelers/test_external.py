@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from raygen.config.merge import deep_merge
 from raygen.labelers.external import (
     CodeTimeout,
-    deep_merge,
     format_command,
     kpoint_grid,
     omp_threads,

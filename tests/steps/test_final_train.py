@@ -6,6 +6,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from raygen.config.merge import deep_merge
 from raygen.config.schema import FinalTrainConfig, RaygenConfig, TrainConfig
 from raygen.state.context import RunContext
 from raygen.state.workdir import FINAL_TRAIN_RECORD, RunDir
@@ -22,7 +23,7 @@ def ctx_with(tmp_path: Path, **final) -> RunContext:
 
 def test_merge_goes_key_by_key_and_leaves_the_base_alone():
     base = {"loss": {"start_pref_v": 0.02, "limit_pref_v": 1}, "training": {"seed": 1}}
-    got = final_train.merge(base, {"loss": {"limit_pref_v": 10}, "new": [1]})
+    got = deep_merge(base, {"loss": {"limit_pref_v": 10}, "new": [1]})
     assert got == {"loss": {"start_pref_v": 0.02, "limit_pref_v": 10},
                    "training": {"seed": 1}, "new": [1]}
     assert base["loss"]["limit_pref_v"] == 1
