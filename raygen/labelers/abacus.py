@@ -21,21 +21,18 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 
 from raygen.config.plugins import LabelerName
-from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
-    STDERR,
-    STDOUT,
     ExternalLabelConfig,
     ExternalLabeler,
     kpoints_for,
     missing_files,
     species_order,
-    stress_from_virial,
-    tail,
-    unsort,
+)
+from raygen.labelers.kit import (
+    Markers,
+    label_from_dpdata,
 )
 
 LOG = Path("OUT.ABACUS") / "running_scf.log"
@@ -122,39 +119,22 @@ def write_inputs(atoms: Atoms, cfg: AbacusLabelConfig, task_dir: Path,
     (task_dir / LOG).unlink(missing_ok=True)
 
 
-def judge(task_dir: Path, returncode: int) -> LabelOutcome:
-    log = task_dir / LOG
-    text = log.read_text(errors="replace") if log.exists() else ""
-    if "convergence has not been achieved" in text.lower():
-        return LabelOutcome(LabelStatus.SCF_UNCONVERGED,
-                            message="ABACUS: convergence has NOT been achieved")
-    if returncode != 0:
-        return LabelOutcome(LabelStatus.CRASHED, message=f"abacus exited {returncode}: "
-                            + (tail(task_dir / STDERR, 3) or tail(task_dir / STDOUT, 3)))
-    if not (("final etot is" in text or "TOTAL ENERGY" in text) and "TOTAL-FORCE" in text):
-        return LabelOutcome(LabelStatus.UNPARSABLE, message=f"{LOG}: no final energy or "
-                            "forces (truncated output?): " + tail(log, 2))
-    return LabelOutcome(LabelStatus.CONVERGED)
+MARKERS = Markers("ABACUS", LOG, unconverged=("convergence has NOT been achieved",),
+                  required=(("final etot is", "TOTAL ENERGY"), "TOTAL-FORCE"),
+                  what="final energy or forces", ignore_case=True)
 
 
 def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
     import dpdata
 
+    # dpdata reads ABACUS's run from the task folder (INPUT, STRU, OUT.*/running_scf.log)
     system = dpdata.LabeledSystem(str(task_dir), fmt="abacus/scf")
-    if system.get_nframes() != 1:
-        raise ValueError(f"{LOG}: no converged frame")
-    _, perm = species_order(atoms)
-    results = {"energy": float(system["energies"][0]),
-               "forces": unsort(system["forces"][0], perm)}
-    if "virials" in system.data:
-        results["stress"] = stress_from_virial(system["virials"][0], atoms.get_volume())
-    out = atoms.copy()
-    out.calc = SinglePointCalculator(out, **results)
-    return out
+    return label_from_dpdata(atoms, system, source=LOG, perm=species_order(atoms)[1])
 
 
 class AbacusLabeler(ExternalLabeler):
     config_class = AbacusLabelConfig
+    markers = MARKERS
 
     def problems(self, type_map: list[str], local: bool = True) -> list[str]:
         out = missing_files("pp_files", self.cfg.pp_path, dict(self.cfg.pp_files),
@@ -166,9 +146,6 @@ class AbacusLabeler(ExternalLabeler):
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
         write_inputs(atoms, self.cfg, task_dir, extra)
-
-    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
-        return judge(task_dir, returncode)
 
     def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
         return parse_output(task_dir, atoms)

@@ -14,15 +14,17 @@ short MD of the initial data.
 from __future__ import annotations
 
 import importlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from ase import Atoms
 from ase.io import read, write
 
 from raygen.config.plugins import LabelerName
 from raygen.config.schema import LabelConfig
-from raygen.labelers.base import Labeler, LabelOutcome, LabelStatus
+from raygen.labelers.base import Execution, Labeler, LabelOutcome, LabelStatus
 
 INPUT = "input.extxyz"
 OUTPUT = "output.extxyz"
@@ -79,14 +81,14 @@ class CalculatorLabeler(Labeler):
         clean = atoms.copy()
         clean.calc = None
         write(task_dir / INPUT, clean, format="extxyz")
-        self._extra = dict(extra or {})
         for name in (OUTPUT, FAILURE):
             (task_dir / name).unlink(missing_ok=True)
 
-    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1) -> None:
+    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1,
+                extra: Optional[dict] = None) -> Execution:
+        start = time.perf_counter()
         atoms = read(task_dir / INPUT, format="extxyz")
-        atoms.calc = self.make_calculator(**self._extra) if self._extra \
-            else self.make_calculator()
+        atoms.calc = self.make_calculator(**dict(extra)) if extra else self.make_calculator()
         try:
             atoms.get_potential_energy()
             atoms.get_forces()
@@ -95,10 +97,11 @@ class CalculatorLabeler(Labeler):
         except Exception as err:  # noqa: BLE001 - judged in parse
             kind = "scf_unconverged" if is_convergence_error(err) else "crashed"
             (task_dir / FAILURE).write_text(f"{kind}\n{type(err).__name__}: {err}\n")
-            return
+            return Execution(1, time.perf_counter() - start)
         write(task_dir / OUTPUT, atoms, format="extxyz")
+        return Execution(0, time.perf_counter() - start)
 
-    def parse(self, task_dir: Path) -> LabelOutcome:
+    def parse(self, task_dir: Path, atoms: Atoms, run: Execution) -> LabelOutcome:
         failure = task_dir / FAILURE
         if failure.exists():
             kind, _, message = failure.read_text().partition("\n")

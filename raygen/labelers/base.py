@@ -60,6 +60,15 @@ class LabelOutcome:
         return self.status is LabelStatus.CONVERGED and self.atoms is not None
 
 
+@dataclass(frozen=True)
+class Execution:
+    """What running the code gave, handed from ``execute`` to ``parse``: its exit code
+    and wall time."""
+
+    returncode: int = 0
+    wall_s: float = 0.0
+
+
 class Labeler(abc.ABC):
     """Base class of all labelers; subclasses implement the three steps.
 
@@ -78,11 +87,13 @@ class Labeler(abc.ABC):
         """``extra``: settings that override the config (a retry's fallback)."""
 
     @abc.abstractmethod
-    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1) -> None:
+    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1,
+                extra: Optional[dict] = None) -> Execution:
         """Run the code on ``cpus`` cores, for at most ``timeout`` seconds."""
 
     @abc.abstractmethod
-    def parse(self, task_dir: Path) -> LabelOutcome: ...
+    def parse(self, task_dir: Path, atoms: Atoms, run: Execution) -> LabelOutcome:
+        """The outcome of ``run`` (the frame ``atoms`` with its label when converged)."""
 
     def problems(self, type_map: list[str], local: bool = True) -> list[str]:
         """What is wrong with the config for these elements, as ``label.<key>: ...``
@@ -107,8 +118,8 @@ class Labeler(abc.ABC):
         start = time.perf_counter()
         try:
             self.write_inputs(atoms, task_dir, extra)
-            self.execute(task_dir, self.cfg.timeout, cpus)
-            outcome = self.parse(task_dir)
+            run = self.execute(task_dir, self.cfg.timeout, cpus, extra)
+            outcome = self.parse(task_dir, atoms, run)
         except TransientLabelError:
             raise
         except TimeoutError as err:

@@ -24,18 +24,16 @@ from typing import Any, Optional
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 
 from raygen.config.merge import deep_merge
 from raygen.config.plugins import LabelerName
-from raygen.labelers.base import LabelOutcome, LabelStatus
+from raygen.labelers.base import LabelOutcome
 from raygen.labelers.external import (
-    STDOUT,
     ExternalLabelConfig,
     ExternalLabeler,
     kpoints_for,
-    tail,
 )
+from raygen.labelers.kit import STDOUT, Markers, judge_output, label_from_dpdata
 
 INPUT = "input.inp"
 GPA_TO_EV_A3 = 1.0 / 160.21766208
@@ -202,21 +200,16 @@ def read_stress(text: str) -> Optional[np.ndarray]:
     return last
 
 
+MARKERS = Markers("CP2K", STDOUT, unconverged=("SCF run NOT converged",),
+                  required=("ENERGY| Total FORCE_EVAL", "ATOMIC FORCES in", "PROGRAM ENDED"),
+                  what="energy, forces or closing line")
+
+
 def judge(task_dir: Path, returncode: int, output: str = STDOUT) -> LabelOutcome:
     """The outcome of a CP2K run from its output text."""
-    out = task_dir / output
-    text = out.read_text(errors="replace") if out.exists() else ""
-    if "SCF run NOT converged" in text:
-        return LabelOutcome(LabelStatus.SCF_UNCONVERGED,
-                            message="CP2K: SCF run NOT converged")
-    if returncode != 0:
-        return LabelOutcome(LabelStatus.CRASHED, message=f"cp2k exited {returncode}: "
-                            + (tail(task_dir / "stderr.log", 3) or tail(out, 3)))
-    if not ("ENERGY| Total FORCE_EVAL" in text and "ATOMIC FORCES in" in text
-            and "PROGRAM ENDED" in text):
-        return LabelOutcome(LabelStatus.UNPARSABLE, message=f"{out.name}: no energy, forces "
-                            "or closing line (truncated output?): " + tail(out, 2))
-    return LabelOutcome(LabelStatus.CONVERGED)
+    from dataclasses import replace
+
+    return judge_output(task_dir, returncode, replace(MARKERS, output=output))
 
 
 def parse_output(task_dir: Path, atoms: Atoms, output: str = STDOUT) -> Atoms:
@@ -224,27 +217,19 @@ def parse_output(task_dir: Path, atoms: Atoms, output: str = STDOUT) -> Atoms:
     import dpdata
 
     system = dpdata.LabeledSystem(str(task_dir / output), fmt="cp2k/output")
-    out = atoms.copy()
     stress = read_stress((task_dir / output).read_text(errors="replace"))
-    results = {"energy": float(system["energies"][0]), "forces": system["forces"][0]}
-    if stress is not None:
-        # CP2K prints the pressure-like tensor (positive under compression); ASE's
-        # stress has the opposite sign
-        s = -stress * GPA_TO_EV_A3
-        results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
-    out.calc = SinglePointCalculator(out, **results)
-    return out
+    # CP2K prints the pressure-like tensor (positive under compression); ASE's stress
+    # has the opposite sign
+    return label_from_dpdata(atoms, system, source=output,
+                             stress=None if stress is None else -stress * GPA_TO_EV_A3)
 
 
 class Cp2kLabeler(ExternalLabeler):
-    name = "cp2k"
     config_class = Cp2kLabelConfig
+    markers = MARKERS
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
         write_input(atoms, self.cfg, task_dir / INPUT, extra)
-
-    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
-        return judge(task_dir, returncode)
 
     def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
         return parse_output(task_dir, atoms)

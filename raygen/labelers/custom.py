@@ -19,18 +19,15 @@ from pathlib import Path
 from typing import Optional
 
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
 from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
-    STDERR,
-    STDOUT,
     ExternalLabelConfig,
     ExternalLabeler,
-    tail,
 )
+from raygen.labelers.kit import STDERR, STDOUT, attach_label, tail
 
 
 @dataclass
@@ -82,11 +79,9 @@ class CustomLabeler(ExternalLabeler):
         if len(got) != len(atoms):
             raise ValueError(f"{self.cfg.output_file}: {len(got)} atoms, the frame has "
                              f"{len(atoms)}")
-        results = {"energy": got.get_potential_energy(), "forces": got.get_forces()}
         try:
-            results["stress"] = got.get_stress()
+            stress = got.get_stress()
         except Exception:  # noqa: BLE001 - stress is optional
-            pass
-        out = atoms.copy()
-        out.calc = SinglePointCalculator(out, **results)
-        return out
+            stress = None
+        return attach_label(atoms, got.get_potential_energy(), got.get_forces(),
+                            stress=stress, source=self.cfg.output_file)

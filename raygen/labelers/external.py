@@ -24,18 +24,8 @@ import numpy as np
 from ase import Atoms
 
 from raygen.config.schema import LabelConfig
-from raygen.labelers.base import Labeler, LabelOutcome, LabelStatus
-
-STDOUT = "stdout.log"
-STDERR = "stderr.log"
-
-
-@dataclass(frozen=True)
-class Execution:
-    """What running the code gave: its exit code and wall time."""
-
-    returncode: int
-    wall_s: float
+from raygen.labelers.base import Execution, Labeler, LabelOutcome, LabelStatus
+from raygen.labelers.kit import STDERR, STDOUT, Markers, judge_output
 
 
 class CodeTimeout(TimeoutError):
@@ -101,15 +91,6 @@ def kill_group(proc: subprocess.Popen) -> None:
         except ProcessLookupError:
             pass
         break
-
-
-def tail(path: Path, lines: int = 8) -> str:
-    """The last ``lines`` lines of a text file ('' if it does not exist)."""
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def kpoint_grid(cell: np.ndarray, kspacing: float) -> list[int]:
@@ -188,20 +169,24 @@ class ExternalLabeler(Labeler):
     """A code run as a program: subclasses write its inputs, judge its output and
     read the label; running it (cores, threads, time limit, logs) is done here."""
 
+    # how the code's output says how it ended (codes whose output needs more than
+    # markers override judge instead)
+    markers: Optional[Markers] = None
+
     def write_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict] = None) -> None:
-        self._atoms = atoms
         self.write_code_inputs(atoms, task_dir, extra)
 
-    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1) -> None:
+    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1,
+                extra: Optional[dict] = None) -> Execution:
         cmd = format_command(self.cfg.command, cpus)
         threads = self.cfg.omp_threads or omp_threads(self.cfg.command, cpus)
-        self._returncode = run_code(cmd, task_dir, threads, timeout).returncode
+        return run_code(cmd, task_dir, threads, timeout)
 
-    def parse(self, task_dir: Path) -> LabelOutcome:
-        outcome = self.judge(task_dir, self._returncode)
+    def parse(self, task_dir: Path, atoms: Atoms, run: Execution) -> LabelOutcome:
+        outcome = self.judge(task_dir, run.returncode)
         if outcome.status is LabelStatus.CONVERGED:
             try:
-                outcome.atoms = self.read_label(task_dir, self._atoms)
+                outcome.atoms = self.read_label(task_dir, atoms)
             except Exception as err:  # noqa: BLE001 - a reader's failure is the output's
                 return LabelOutcome(LabelStatus.UNPARSABLE,
                                     message=f"{type(err).__name__}: {err}")
@@ -211,9 +196,10 @@ class ExternalLabeler(Labeler):
     def write_code_inputs(self, atoms: Atoms, task_dir: Path,
                           extra: Optional[dict]) -> None: ...
 
-    @abc.abstractmethod
     def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
         """converged / scf_unconverged / crashed / unparsable, from the output."""
+        assert self.markers is not None, f"{type(self).__name__} has no markers"
+        return judge_output(task_dir, returncode, self.markers)
 
     @abc.abstractmethod
     def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
@@ -230,20 +216,3 @@ def species_order(atoms: Atoms) -> tuple[list[str], np.ndarray]:
     return species, perm
 
 
-def unsort(values: np.ndarray, perm: np.ndarray) -> np.ndarray:
-    """Per-atom ``values`` of the grouped atoms, back in the frame's order."""
-    out = np.empty_like(values)
-    out[perm] = values
-    return out
-
-
-def voigt(tensor: np.ndarray) -> np.ndarray:
-    """A 3x3 stress as ASE's Voigt vector (xx, yy, zz, yz, xz, xy)."""
-    t = np.asarray(tensor)
-    return np.array([t[0, 0], t[1, 1], t[2, 2], t[1, 2], t[0, 2], t[0, 1]])
-
-
-def stress_from_virial(virial: np.ndarray, volume: float) -> np.ndarray:
-    """ASE's stress (Voigt, eV/Å³) from a virial as dpdata/DeePMD store it
-    (``-stress * volume``, eV)."""
-    return voigt(-np.asarray(virial) / volume)

@@ -23,18 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import numpy as np
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 
 from raygen.config.plugins import LabelerName
-from raygen.labelers.base import LabelOutcome, LabelStatus
+from raygen.labelers.base import Execution
 from raygen.labelers.external import (
-    STDERR,
     ExternalLabelConfig,
     ExternalLabeler,
-    tail,
 )
+from raygen.labelers.kit import STDERR, Markers, read_dpdata_label
 
 INPUT = "input.gjf"
 LOG = "input.log"
@@ -85,50 +82,30 @@ def input_text(atoms: Atoms, cfg: GaussianLabelConfig, cpus: int,
     return text
 
 
-def judge(task_dir: Path, returncode: int) -> LabelOutcome:
-    log = task_dir / LOG
-    text = log.read_text(errors="replace") if log.exists() else ""
-    if "Convergence failure -- run terminated." in text:
-        return LabelOutcome(LabelStatus.SCF_UNCONVERGED,
-                            message="Gaussian: Convergence failure -- run terminated.")
-    if returncode != 0:
-        return LabelOutcome(LabelStatus.CRASHED, message=f"gaussian exited {returncode}: "
-                            + (tail(log, 3) or tail(task_dir / STDERR, 3)))
-    if not ("Normal termination" in text and "SCF Done" in text
-            and "Forces (Hartrees/Bohr)" in text):
-        return LabelOutcome(LabelStatus.UNPARSABLE, message=f"{LOG}: no Normal termination, "
-                            "SCF energy or forces (truncated output?): " + tail(log, 2))
-    return LabelOutcome(LabelStatus.CONVERGED)
+MARKERS = Markers("Gaussian", LOG, unconverged=("Convergence failure -- run terminated.",),
+                  required=("Normal termination", "SCF Done", "Forces (Hartrees/Bohr)"),
+                  what="Normal termination, SCF energy or forces", crash_logs=(LOG, STDERR))
 
 
 def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
-    import dpdata
-
-    system = dpdata.LabeledSystem(str(task_dir / LOG), fmt="gaussian/log")
-    forces = np.asarray(system["forces"][0])
-    if forces.shape != (len(atoms), 3):
-        raise ValueError(f"{LOG}: forces of shape {forces.shape} for {len(atoms)} atoms")
-    out = atoms.copy()
-    out.calc = SinglePointCalculator(out, energy=float(system["energies"][0]), forces=forces)
-    return out
+    return read_dpdata_label(atoms, task_dir / LOG, "gaussian/log")
 
 
 class GaussianLabeler(ExternalLabeler):
     config_class = GaussianLabelConfig
+    markers = MARKERS
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
         (task_dir / INPUT).write_text(input_text(atoms, self.cfg, 1, extra))
         (task_dir / LOG).unlink(missing_ok=True)
 
-    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1) -> None:
+    def execute(self, task_dir: Path, timeout: Optional[float], cpus: int = 1,
+                extra: Optional[dict] = None) -> Execution:
         # %nprocshared must match the task's cores: rewrite it now that they are known
         inp = task_dir / INPUT
         inp.write_text("\n".join(f"%nprocshared={cpus}" if ln.lower().startswith(
             "%nprocshared") else ln for ln in inp.read_text().splitlines()) + "\n")
-        super().execute(task_dir, timeout, cpus)
-
-    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
-        return judge(task_dir, returncode)
+        return super().execute(task_dir, timeout, cpus, extra)
 
     def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
         return parse_output(task_dir, atoms)

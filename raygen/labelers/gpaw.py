@@ -17,22 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
 from raygen.config.merge import deep_merge
 from raygen.config.plugins import LabelerName
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
-    STDERR,
-    STDOUT,
     ExternalLabelConfig,
     ExternalLabeler,
     kpoints_for,
-    tail,
 )
+from raygen.labelers.kit import STDERR, STDOUT, attach_label, tail
 
 STRUCTURE = "input.extxyz"
 SETTINGS = "gpaw.json"
@@ -136,10 +132,5 @@ class GpawLabeler(ExternalLabeler):
 
     def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
         rec = json.loads((task_dir / RESULT).read_text())
-        out = atoms.copy()
-        forces = np.array(rec["forces"])
-        if forces.shape != (len(atoms), 3):
-            raise ValueError(f"{RESULT}: forces of shape {forces.shape} for {len(atoms)} atoms")
-        out.calc = SinglePointCalculator(out, energy=rec["energy"], forces=forces,
-                                         stress=np.array(rec["stress"]))
-        return out
+        return attach_label(atoms, rec["energy"], rec["forces"], stress=rec["stress"],
+                            source=RESULT)

@@ -24,22 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 
 from raygen.config.merge import deep_merge
 from raygen.config.plugins import LabelerName
-from raygen.labelers.base import LabelOutcome, LabelStatus
+from raygen.labelers.base import LabelOutcome
 from raygen.labelers.external import (
-    STDERR,
-    STDOUT,
     ExternalLabelConfig,
     ExternalLabeler,
     kpoints_for,
     missing_files,
-    tail,
 )
+from raygen.labelers.kit import STDERR, STDOUT, Markers, judge_output, label_from_dpdata
 
 INPUT = "input.pwi"
 
@@ -129,22 +125,16 @@ def write_input(atoms: Atoms, cfg: QeLabelConfig, path: Path,
     path.write_text(text)
 
 
+MARKERS = Markers("pw.x", STDOUT, unconverged=("convergence NOT achieved",),
+                  required=("!    total energy", "Forces acting on atoms", "JOB DONE"),
+                  what="total energy, forces or JOB DONE", crash_logs=(STDOUT, STDERR))
+
+
 def judge(task_dir: Path, returncode: int, output: str = STDOUT) -> LabelOutcome:
     """The outcome of a pw.x run from its output text."""
-    out = task_dir / output
-    text = out.read_text(errors="replace") if out.exists() else ""
-    if "convergence NOT achieved" in text:
-        return LabelOutcome(LabelStatus.SCF_UNCONVERGED,
-                            message="pw.x: convergence NOT achieved "
-                            + (tail(out, 1) if "stopping" in text else ""))
-    if returncode != 0:
-        return LabelOutcome(LabelStatus.CRASHED, message=f"pw.x exited {returncode}: "
-                            + (tail(out, 3) or tail(task_dir / STDERR, 3)))
-    if not ("!    total energy" in text and "Forces acting on atoms" in text
-            and "JOB DONE" in text):
-        return LabelOutcome(LabelStatus.UNPARSABLE, message=f"{out.name}: no total "
-                            "energy, forces or JOB DONE (truncated output?): " + tail(out, 2))
-    return LabelOutcome(LabelStatus.CONVERGED)
+    from dataclasses import replace
+
+    return judge_output(task_dir, returncode, replace(MARKERS, output=output))
 
 
 def parse_output(task_dir: Path, atoms: Atoms, output: str = STDOUT) -> Atoms:
@@ -153,21 +143,12 @@ def parse_output(task_dir: Path, atoms: Atoms, output: str = STDOUT) -> Atoms:
 
     system = dpdata.LabeledSystem([str(task_dir / INPUT), str(task_dir / output)],
                                   fmt="qe/pw/scf")
-    forces = system["forces"][0]
-    if forces.shape != (len(atoms), 3):
-        raise ValueError(f"{output}: forces of shape {forces.shape} for {len(atoms)} atoms")
-    results = {"energy": float(system["energies"][0]), "forces": forces}
-    if "virials" in system.data:
-        # dpdata's virial is -stress * volume (DeePMD's convention)
-        s = -system["virials"][0] / atoms.get_volume()
-        results["stress"] = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
-    out = atoms.copy()
-    out.calc = SinglePointCalculator(out, **results)
-    return out
+    return label_from_dpdata(atoms, system, source=output)
 
 
 class QeLabeler(ExternalLabeler):
     config_class = QeLabelConfig
+    markers = MARKERS
 
     def problems(self, type_map: list[str], local: bool = True) -> list[str]:
         return missing_files("pseudopotentials", self.cfg.pseudo_dir,
@@ -175,9 +156,6 @@ class QeLabeler(ExternalLabeler):
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
         write_input(atoms, self.cfg, task_dir / INPUT, extra)
-
-    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
-        return judge(task_dir, returncode)
 
     def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
         return parse_output(task_dir, atoms)

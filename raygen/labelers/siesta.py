@@ -24,21 +24,16 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.data import atomic_numbers
 
 from raygen.config.plugins import LabelerName
-from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
-    STDERR,
-    STDOUT,
     ExternalLabelConfig,
     ExternalLabeler,
     kpoints_for,
     species_order,
-    stress_from_virial,
-    tail,
 )
+from raygen.labelers.kit import STDOUT, Markers, read_dpdata_label
 
 INPUT = "input.fdf"
 
@@ -139,39 +134,19 @@ def write_inputs(atoms: Atoms, cfg: SiestaLabelConfig, task_dir: Path,
     (task_dir / INPUT).write_text(fdf_text(atoms, cfg, extra))
 
 
-def judge(task_dir: Path, returncode: int) -> LabelOutcome:
-    out = task_dir / STDOUT
-    text = out.read_text(errors="replace") if out.exists() else ""
-    if "SCF_NOT_CONV" in text or "SCF did not converge" in text:
-        return LabelOutcome(LabelStatus.SCF_UNCONVERGED,
-                            message="SIESTA: SCF did not converge")
-    if returncode != 0:
-        return LabelOutcome(LabelStatus.CRASHED, message=f"siesta exited {returncode}: "
-                            + (tail(task_dir / STDERR, 3) or tail(out, 3)))
-    if not ("siesta: E_KS(eV) =" in text and "siesta: Atomic forces (eV/Ang):" in text
-            and "End of run" in text):
-        return LabelOutcome(LabelStatus.UNPARSABLE, message=f"{out.name}: no final energy, "
-                            "forces or 'End of run' (truncated output?): " + tail(out, 2))
-    return LabelOutcome(LabelStatus.CONVERGED)
+MARKERS = Markers("SIESTA", STDOUT, unconverged=("SCF_NOT_CONV", "SCF did not converge"),
+                  required=("siesta: E_KS(eV) =", "siesta: Atomic forces (eV/Ang):",
+                            "End of run"),
+                  what="final energy, forces or 'End of run'")
 
 
 def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
-    import dpdata
-
-    system = dpdata.LabeledSystem(str(task_dir / STDOUT), fmt="siesta/output")
-    forces = system["forces"][0]
-    if forces.shape != (len(atoms), 3):
-        raise ValueError(f"{STDOUT}: forces of shape {forces.shape} for {len(atoms)} atoms")
-    results = {"energy": float(system["energies"][0]), "forces": forces}
-    if "virials" in system.data:
-        results["stress"] = stress_from_virial(system["virials"][0], atoms.get_volume())
-    out = atoms.copy()
-    out.calc = SinglePointCalculator(out, **results)
-    return out
+    return read_dpdata_label(atoms, task_dir / STDOUT, "siesta/output")
 
 
 class SiestaLabeler(ExternalLabeler):
     config_class = SiestaLabelConfig
+    markers = MARKERS
 
     def problems(self, type_map: list[str], local: bool = True) -> list[str]:
         out = []
@@ -184,9 +159,6 @@ class SiestaLabeler(ExternalLabeler):
 
     def write_code_inputs(self, atoms: Atoms, task_dir: Path, extra: Optional[dict]) -> None:
         write_inputs(atoms, self.cfg, task_dir, extra)
-
-    def judge(self, task_dir: Path, returncode: int) -> LabelOutcome:
-        return judge(task_dir, returncode)
 
     def read_label(self, task_dir: Path, atoms: Atoms) -> Atoms:
         return parse_output(task_dir, atoms)

@@ -27,21 +27,20 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
 from raygen.config.plugins import LabelerName
-from raygen.labelers.base import LabelOutcome, LabelStatus
+from raygen.labelers.base import LabelOutcome
 from raygen.labelers.external import (
-    STDERR,
-    STDOUT,
     ExternalLabelConfig,
     ExternalLabeler,
     missing_files,
     species_order,
-    stress_from_virial,
-    tail,
-    unsort,
+)
+from raygen.labelers.kit import (
+    Markers,
+    judge_output,
+    read_dpdata_label,
 )
 
 OUTCAR = "OUTCAR"
@@ -143,38 +142,26 @@ _ITERATION = re.compile(r"Iteration\s+(\d+)\s*\(\s*(\d+)\s*\)")
 _NELM = re.compile(r"NELM\s*=\s*(\d+)")
 
 
+MARKERS = Markers("VASP", OUTCAR, unconverged=(),
+                  required=("TOTAL-FORCE", "free  energy   TOTEN", "General timing and accounting"),
+                  what="forces, energy or closing timing")
+
+
 def judge(task_dir: Path, returncode: int) -> LabelOutcome:
+    """VASP goes on after NELM electronic steps and prints forces anyway: the last
+    ionic step's electronic steps reaching NELM is an unconverged SCF."""
     out = task_dir / OUTCAR
     text = out.read_text(errors="replace") if out.exists() else ""
     nelm = _NELM.search(text)
     steps = _ITERATION.findall(text)
-    if nelm and steps and int(steps[-1][1]) >= int(nelm.group(1)):
-        return LabelOutcome(LabelStatus.SCF_UNCONVERGED, message=f"VASP: {steps[-1][1]} "
-                            f"electronic steps reached NELM = {nelm.group(1)}")
-    if returncode != 0:
-        return LabelOutcome(LabelStatus.CRASHED, message=f"vasp exited {returncode}: "
-                            + (tail(task_dir / STDERR, 3) or tail(task_dir / STDOUT, 3)))
-    if not ("TOTAL-FORCE" in text and "free  energy   TOTEN" in text
-            and "General timing and accounting" in text):
-        return LabelOutcome(LabelStatus.UNPARSABLE, message=f"{OUTCAR}: no forces, energy "
-                            "or closing timing (truncated output?): " + tail(out, 2))
-    return LabelOutcome(LabelStatus.CONVERGED)
+    unconverged = (f"VASP: {steps[-1][1]} electronic steps reached NELM = {nelm.group(1)}"
+                   if nelm and steps and int(steps[-1][1]) >= int(nelm.group(1)) else None)
+    return judge_output(task_dir, returncode, MARKERS, unconverged)
 
 
 def parse_output(task_dir: Path, atoms: Atoms) -> Atoms:
-    import dpdata
-
-    system = dpdata.LabeledSystem(str(task_dir / OUTCAR), fmt="vasp/outcar")
-    if system.get_nframes() != 1:
-        raise ValueError(f"{OUTCAR}: {system.get_nframes()} converged frames, expected 1")
-    _, perm = species_order(atoms)
-    results = {"energy": float(system["energies"][0]),
-               "forces": unsort(system["forces"][0], perm)}
-    if "virials" in system.data:
-        results["stress"] = stress_from_virial(system["virials"][0], atoms.get_volume())
-    out = atoms.copy()
-    out.calc = SinglePointCalculator(out, **results)
-    return out
+    return read_dpdata_label(atoms, task_dir / OUTCAR, "vasp/outcar",
+                             perm=species_order(atoms)[1])
 
 
 class VaspLabeler(ExternalLabeler):

@@ -88,7 +88,7 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
 
 def _last_output(task_dir) -> str:
     """The last lines of a failed task's output (stderr first), on one line."""
-    from raygen.labelers.external import STDERR, STDOUT, tail
+    from raygen.labelers.kit import STDERR, STDOUT, tail
 
     for name in (STDERR, STDOUT):
         text = tail(task_dir / name, 3)

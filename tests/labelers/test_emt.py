@@ -27,15 +27,13 @@ def test_emt_label_matches_emt_and_is_not_redone(tmp_path):
 
 
 class BrokenLabeler(Labeler):
-    name = "broken"
-
     def write_inputs(self, atoms, task_dir, extra=None):
         (task_dir / "INPUT").write_text("x")
 
-    def execute(self, task_dir, timeout, cpus=1):
+    def execute(self, task_dir, timeout, cpus=1, extra=None):
         raise RuntimeError("segfault in the DFT code")
 
-    def parse(self, task_dir):  # pragma: no cover - never reached
+    def parse(self, task_dir, atoms, run):  # pragma: no cover - never reached
         raise AssertionError
 
 
