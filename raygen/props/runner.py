@@ -18,6 +18,7 @@ from typing import Any
 
 import ray
 
+from raygen.cluster import wait_one
 from raygen.props.base import PROPERTIES, Context, Found
 from raygen.props.calculators import CalcSpec
 from raygen.props.phases import CUBIC, PHASES, ground
@@ -96,8 +97,7 @@ class _Batches:
         if not self.refs:
             return
         by_ref = {r: k for k, r in self.refs.items()}
-        ready, _ = ray.wait(list(by_ref), num_returns=1, timeout=None)
-        for r in ready:
+        for r in [wait_one(list(by_ref))]:
             k = by_ref[r]
             del self.refs[k]
             try:

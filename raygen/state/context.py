@@ -20,8 +20,9 @@ class RunContext:
     confs: dict[int, list[Path]] = field(default_factory=dict)
     init_systems: list[Path] = field(default_factory=list)
     # labelling tasks still running after their iteration moved on
-    # (label.proceed_ratio < 1): (iteration, fp_task) -> ObjectRef
-    late_refs: dict[tuple[int, str], Any] = field(default_factory=dict)
+    # (label.proceed_ratio < 1): (iteration, fp_task) -> ObjectRef; owned by
+    # raygen.steps.late_labels, which alone reads and writes it
+    late_running: dict[tuple[int, str], Any] = field(default_factory=dict)
     # warm workers kept for the whole run (raygen.actors.lane.LanePool), or None
     lanes: Any = None
 

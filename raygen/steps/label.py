@@ -24,7 +24,6 @@ from raygen.errors import RunError
 from raygen.report.progress import bar
 from raygen.science.dataset import write_deepmd_npy
 from raygen.science.frames import row_to_atoms
-from raygen.selection.budget import proceed_count
 from raygen.selection.select import select_frames, write_selection_files
 from raygen.state import overhead
 from raygen.state.context import RunContext
@@ -116,15 +115,15 @@ def _log_outcome(ii: int, t: dict, outcome) -> None:
 def run_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
     """Label the iteration's frames, one Ray CPU task each. Returns when
     ``label.proceed_ratio`` of them are done; the others keep running
-    (``ctx.late_refs``) and their labels join a later training."""
+    (:func:`raygen.steps.late_labels.hand_over`) and their labels join a later
+    training."""
     rd = ctx.rundir
     tasks = fp_tasks(ctx, ii)
     todo = [t for t in tasks
             if not (rd.fp_task_dir(ii, t["fp_task"]) / OUTCOME_FILE).exists()]
     if not todo:
         return
-    need = proceed_count(len(tasks), float(ctx.cfg.label.proceed_ratio)) \
-        - (len(tasks) - len(todo))
+    need = late_labels.must_finish(ctx, len(tasks)) - (len(tasks) - len(todo))
     refs = {submit_label(ctx.cfg.label, ctx.cfg.cluster.labeler, ctx.threads,
                          rd.fp_task_dir(ii, t["fp_task"]),
                          read(rd.fp_task_dir(ii, t["fp_task"]) / FRAME_FILE)): t
@@ -145,8 +144,7 @@ def run_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None
     lanes = max(1, ctx.cfg.cluster.labeler.count)
     overhead.record(rd.compute(ii), "run_fp", overhead.makespan(durations, lanes),
                     len(durations), sum(durations), lanes)
-    for ref, t in refs.items():
-        ctx.late_refs[(ii, t["fp_task"])] = ref
+    late_labels.hand_over(ctx, ii, refs)
     log.info("iter %d label: %s%s", ii, dict(statuses),
              f"; {len(refs)} still running, their labels join a later training "
              f"(label.proceed_ratio={ctx.cfg.label.proceed_ratio:g})" if refs else "")

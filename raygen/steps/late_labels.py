@@ -12,6 +12,12 @@ joined which training. Before the final training every late task is waited for
 A task's own ``outcome.json`` is its durable mark: after a kill -9, late tasks
 without one are submitted again (:func:`ensure_running`), and finished ones are
 never redone.
+
+This module owns late labels: how many of an iteration's tasks must finish before
+it moves on (:func:`must_finish`), the live references of the running ones (handed
+over by ``run_fp``, :func:`hand_over`; kept in ``RunContext.late_running``, which
+nothing else reads or writes), their collection into training data and the wait
+for them before the final training.
 """
 
 from __future__ import annotations
@@ -25,12 +31,31 @@ from ase.io import read
 
 from raygen.actors.labeling import read_outcome, submit_label
 from raygen.atomic import atomic_write_json, replace_dir
-from raygen.cluster import POLL_S
+from raygen.cluster import wait_one
 from raygen.science.dataset import write_deepmd_npy
+from raygen.selection.budget import proceed_count
 from raygen.state.context import RunContext
 from raygen.state.workdir import FRAME_FILE, OUTCOME_FILE
 
 log = logging.getLogger("raygen")
+
+
+def must_finish(ctx: RunContext, n_tasks: int) -> int:
+    """How many of an iteration's ``n_tasks`` labels must be done before the next
+    iteration's training starts (``label.proceed_ratio``)."""
+    return proceed_count(n_tasks, float(ctx.cfg.label.proceed_ratio))
+
+
+def hand_over(ctx: RunContext, ii: int, running: dict) -> None:
+    """``run_fp`` of iteration ``ii`` moves on: its still-running tasks
+    (``ObjectRef -> task``) become late labels."""
+    for ref, t in running.items():
+        ctx.late_running[(ii, t["fp_task"])] = ref
+
+
+def running(ctx: RunContext) -> list[tuple[int, str]]:
+    """(iteration, fp_task) of the late tasks running in this process."""
+    return list(ctx.late_running)
 
 
 def _key(entry: dict) -> tuple[int, str]:
@@ -64,9 +89,9 @@ def ensure_running(ctx: RunContext, entries: list[dict]) -> int:
     n = 0
     for e in entries:
         d = _task_dir(ctx, e)
-        if _key(e) in ctx.late_refs or (d / OUTCOME_FILE).exists():
+        if _key(e) in ctx.late_running or (d / OUTCOME_FILE).exists():
             continue
-        ctx.late_refs[_key(e)] = submit_label(ctx.cfg.label, ctx.cfg.cluster.labeler,
+        ctx.late_running[_key(e)] = submit_label(ctx.cfg.label, ctx.cfg.cluster.labeler,
                                               ctx.threads, d, read(d / FRAME_FILE))
         n += 1
     if n:
@@ -82,17 +107,17 @@ def settle(ctx: RunContext, upto: int) -> None:
         if not entries:
             return
         ensure_running(ctx, entries)
-        refs = [ctx.late_refs[_key(e)] for e in entries]
+        refs = [ctx.late_running[_key(e)] for e in entries]
         log.info("waiting for %d late labels before the final training", len(refs))
         while refs:
-            done, refs = ray.wait(refs, num_returns=len(refs), timeout=POLL_S)
-            for ref in done:
-                try:
-                    ray.get(ref)
-                except Exception as err:  # noqa: BLE001 - the task is submitted again
-                    log.warning("a late labelling task failed: %s", err)
+            ref = wait_one(refs)
+            refs.remove(ref)
+            try:
+                ray.get(ref)
+            except Exception as err:  # noqa: BLE001 - the task is submitted again
+                log.warning("a late labelling task failed: %s", err)
         for e in entries:
-            ctx.late_refs.pop(_key(e), None)
+            ctx.late_running.pop(_key(e), None)
 
 
 def collect(ctx: RunContext, ii: int) -> int:
@@ -117,7 +142,7 @@ def collect(ctx: RunContext, ii: int) -> int:
         else:
             log.warning("late label iter %d %s: %s %s", e["iteration"], e["fp_task"],
                         outcome.status.value, outcome.message)
-        ctx.late_refs.pop(_key(e), None)
+        ctx.late_running.pop(_key(e), None)
     added = 0
     for s, frames in sorted(by_sys.items()):
         def fill(tmp, frames=frames):

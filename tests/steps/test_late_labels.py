@@ -19,12 +19,13 @@ from raygen.config.schema import register_configs
 from raygen.science.dataset import count_frames, deepmd_systems
 from raygen.science.deviation import write_model_devi
 from raygen.science.frames import frames_table
+from raygen.selection.budget import proceed_count
 from raygen.state.context import RunContext
 from raygen.state.verify import _check_outcomes
 from raygen.state.workdir import OUTCOME_FILE, RunDir
 from raygen.steps import late_labels
 from raygen.steps.explore import post_model_devi
-from raygen.steps.label import fp_tasks, make_fp, post_fp, proceed_count, run_fp
+from raygen.steps.label import fp_tasks, make_fp, post_fp, run_fp
 from raygen.steps.train import training_systems
 
 register_configs()
@@ -94,8 +95,9 @@ def test_late_labels_join_the_next_training_and_none_is_lost(ctx):
     done = {t["fp_task"] for t in tasks
             if (rd.fp_task_dir(0, t["fp_task"]) / OUTCOME_FILE).exists()}
     assert len(done) >= proceed_count(len(tasks), 0.5)
-    assert {name for _, name in ctx.late_refs} == {t["fp_task"] for t in tasks} - done
-    assert ctx.late_refs, "the slow tasks are still running when the iteration moves on"
+    assert {name for _, name in late_labels.running(ctx)} == \
+        {t["fp_task"] for t in tasks} - done
+    assert late_labels.running(ctx), "the slow tasks are still running when the iteration moves on"
     assert _check_outcomes(ctx, 0)  # a resume accepts run_fp as done with tasks running
 
     collected = post_fp(ctx, 0, job)
@@ -129,7 +131,7 @@ def test_late_tasks_stopped_by_a_restart_are_submitted_again(ctx):
     late = {e["fp_task"] for e in json.loads(rd.collected(0).read_text())["late"]}
     finished = {t["fp_task"]: (rd.fp_task_dir(0, t["fp_task"]) / OUTCOME_FILE).stat().st_mtime
                 for t in tasks if t["fp_task"] not in late}
-    for ref in ctx.late_refs.values():  # the driver dies: its tasks with it
+    for ref in ctx.late_running.values():  # the driver dies: its tasks with it
         ray.cancel(ref, force=True)
     restarted = RunContext(ctx.cfg, rd, confs=ctx.confs)
     for name in late:
