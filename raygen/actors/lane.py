@@ -27,7 +27,6 @@ from typing import Optional
 import pyarrow as pa
 import ray
 
-from raygen.actors.compress import compress_model
 from raygen.actors.evaluator import EvaluatorWorker
 from raygen.actors.explorer import ExplorerWorker
 from raygen.actors.threads import set_threads
@@ -107,8 +106,7 @@ class Lane:
 
     def compress(self, src: str, dst: str, backend: str) -> tuple[Optional[str], float]:
         """``dp compress`` of the MD model, in this lane's warm deepmd-kit."""
-        return compress_model(Path(src), Path(dst), backend, self.threads,
-                              self.trainer.runner(backend))
+        return self.trainer.compress(src, dst, backend)
 
     @ray.method(num_returns=2)
     def run(self, task_dir: str, task_id: str, sys_idx: int,

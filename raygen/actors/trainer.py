@@ -32,7 +32,7 @@ from raygen.atomic import atomic_write_text
 from raygen.cluster import placement_info
 from raygen.config.backend import checkpoint_name, dp_flag, frozen_name, has_checkpoint
 from raygen.results import TrainResult
-from raygen.state.workdir import TRAIN_INPUT
+from raygen.state.workdir import TRAIN_INPUT, compress_work_dir
 
 TRAIN_LOG = "train.log"
 FREEZE_LOG = "freeze.log"
@@ -128,12 +128,41 @@ def last_lcurve(task_dir: Path) -> dict:
     return {k: float(v) for k, v in zip(header, last)}
 
 
+def compress_model(src: Path, dst: Path, backend: str, threads: int = 1,
+                   runner: Optional[WarmDP] = None) -> tuple[Optional[str], float]:
+    """``dp compress`` ``src`` into ``dst`` (published atomically, last); returns
+    (None or the end of deepmd-kit's log on failure, seconds). ``runner``: a warm
+    deepmd-kit (a lane's) to run it in, instead of a ``dp`` process of its own."""
+    start = time.perf_counter()
+    work = compress_work_dir(dst)
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = work / dst.name
+    args = [dp_flag(backend), "compress", "-i", str(Path(src).resolve()), "-o", tmp.name]
+    (work / "compress.log").unlink(missing_ok=True)
+    if runner is not None:
+        code = runner.run(args, str(work), str(work / "compress.log"))
+    else:
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+               "DP_INTRA_OP_PARALLELISM_THREADS": str(threads),
+               "DP_INTER_OP_PARALLELISM_THREADS": str(threads)}
+        with open(work / "compress.log", "w") as logf:
+            code = subprocess.run([*dp_command(), *args], cwd=work, stdout=logf,
+                                  stderr=subprocess.STDOUT, env=env,
+                                  preexec_fn=die_with_parent).returncode
+    if code != 0 or not tmp.exists():
+        tail = (work / "compress.log").read_text().strip().splitlines()[-3:]
+        return f"dp compress exited {code}: {' | '.join(tail)}", time.perf_counter() - start
+    os.replace(tmp, dst)
+    return None, time.perf_counter() - start
+
+
 class TrainerWorker:
     """One training slot (a GPU on a GPU cluster, ``threads`` cores otherwise); the
     :class:`Trainer` actor, or a :class:`~raygen.actors.lane.Lane`, hosts it."""
 
     def __init__(self, threads: int = 1) -> None:
         set_threads(threads)
+        self.threads = int(threads)
         self.runners: dict[str, WarmDP] = {}
 
     def runner(self, backend: str) -> Optional[WarmDP]:
@@ -146,6 +175,11 @@ class TrainerWorker:
         if flag not in self.runners:
             self.runners[flag] = WarmDP(flag)
         return self.runners[flag]
+
+    def compress(self, src: str, dst: str, backend: str) -> tuple[Optional[str], float]:
+        """``dp compress`` of the MD model, in this worker's warm deepmd-kit."""
+        return compress_model(Path(src), Path(dst), backend, self.threads,
+                              self.runner(backend))
 
     def placement(self) -> dict:
         return placement_info()

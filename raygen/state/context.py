@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from raygen.atomic import atomic_write_json
 from raygen.config.schema import ModelDeviJob, RaygenConfig
 from raygen.state.schedule import MDTask, expand_job
 from raygen.state.workdir import RunDir
+
+if TYPE_CHECKING:  # the run's lanes: an annotation, no dependency on the actors
+    from raygen.actors.lane import LanePool
 
 
 @dataclass
@@ -23,8 +26,9 @@ class RunContext:
     # (label.proceed_ratio < 1): (iteration, fp_task) -> ObjectRef; owned by
     # raygen.steps.late_labels, which alone reads and writes it
     late_running: dict[tuple[int, str], Any] = field(default_factory=dict)
-    # warm workers kept for the whole run (raygen.actors.lane.LanePool), or None
-    lanes: Any = None
+    # warm workers kept for the whole run, or None (steps reach them only through
+    # raygen.actors.pool.step_pools)
+    lanes: Optional[LanePool] = None
 
     @property
     def progress(self) -> bool:

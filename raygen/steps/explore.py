@@ -31,10 +31,10 @@ import ray
 from ase.io import read
 
 from raygen.actors.compress import md_model
-from raygen.actors.evaluator import Evaluator, compute_s
-from raygen.actors.explorer import Explorer
+from raygen.actors.evaluator import compute_s
+from raygen.actors.pool import WorkerPool, can_stream, step_pools
 from raygen.atomic import atomic_write, atomic_write_json, atomic_write_text
-from raygen.cluster import actor_options, fits_together, get, kill_all, wait_one
+from raygen.cluster import get, wait_one
 from raygen.config.schema import ModelDeviJob
 from raygen.engines import make_engine
 from raygen.errors import RunError
@@ -76,47 +76,30 @@ def make_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> None:
 class _Reducer:
     """Evaluators fed one task at a time; a dead one is replaced, its task redone."""
 
-    def __init__(self, ctx: RunContext, ii: int) -> None:
-        self.ctx, self.ii = ctx, ii
-        self.models = [str(p) for p in ctx.graphs(ii)]
-        # on lanes (ctx.lanes) the evaluators are the run's lanes, handed over by
-        # the MD and never stopped; each call names the ensemble it evaluates with
-        self.pool = ctx.lanes
-        self.args = (self.models, ctx.cfg.explore.deviation_batch) if self.pool else ()
+    def __init__(self, ctx: RunContext, ii: int, pool: WorkerPool) -> None:
+        self.ctx, self.ii, self.pool = ctx, ii, pool
         self.idle: list = []
         self.running: dict[ray.ObjectRef, tuple] = {}
         self.queue: deque = deque()
         self.losses: Counter = Counter()
         self.compute_s: dict[str, float] = {}  # task id -> seconds of its evaluation
 
-    def new(self, lost=None):
-        if self.pool is not None:
-            return self.pool.replace(lost) if lost is not None else None
-        res = self.ctx.cfg.cluster.evaluator
-        return Evaluator.options(**actor_options(res)).remote(
-            self.models, self.ctx.cfg.explore.deviation_batch, self.ctx.threads)
-
     @property
     def size(self) -> int:
         return len(self.idle) + len(self.running)
 
     def start(self, n: Optional[int] = None) -> None:
-        """Start ``n`` more evaluators (default: up to ``cluster.evaluator.count``);
-        on lanes, take every lane the reducer may use that it does not have yet."""
-        count = self.ctx.cfg.cluster.evaluator.count
-        if self.pool is not None:
-            mine = self.idle + [ev for ev, _ in self.running.values()]
-            self.idle += [lane for lane in self.pool.take(count) if lane not in mine]
-            return
-        room = count - self.size
-        self.idle += [self.new() for _ in range(room if n is None else min(n, room))]
+        """Take ``n`` more evaluators (default: up to ``cluster.evaluator.count``)."""
+        room = self.ctx.cfg.cluster.evaluator.count - self.size
+        self.idle += self.pool.take(room if n is None else min(n, room))
 
-    def give(self, lane) -> None:
-        """A lane whose MD is done evaluates from now on."""
-        self.idle.append(lane)
+    def give(self, worker) -> None:
+        """A worker whose MD is done evaluates from now on."""
+        self.idle.append(worker)
 
     def stop(self) -> None:
-        """Stop every evaluator; tasks being evaluated go back to the queue (from disk)."""
+        """Give every evaluator back; tasks being evaluated go back to the queue (to be
+        read from disk)."""
         for _ev, task in self.running.values():
             self.queue.appendleft((task, None))
         self.close()
@@ -129,10 +112,10 @@ class _Reducer:
             task, table_ref = self.queue.popleft()
             ev = self.idle.pop()
             if table_ref is not None:
-                ref = ev.evaluate.remote(table_ref, *self.args)
+                ref = self.pool.evaluate(ev, table_ref)
             else:
-                ref = ev.evaluate_file.remote(str(self.ctx.rundir.traj(self.ii, task.task_id)),
-                                              *self.args)
+                ref = self.pool.evaluate_file(ev, str(self.ctx.rundir.traj(self.ii,
+                                                                           task.task_id)))
             self.running[ref] = (ev, task)
 
     def done(self, ref) -> Optional[pa.Table]:
@@ -149,9 +132,7 @@ class _Reducer:
             log.warning("iter %d: evaluator lost during %s (%s); starting a new one, "
                         "redoing the task from its trajectory", self.ii, task.task_id,
                         type(err).__name__)
-            if self.pool is None:
-                kill_all([ev])
-            self.idle.append(self.new(lost=ev))
+            self.idle.append(self.pool.replace(ev))
             self.queue.appendleft((task, None))
             return None
         self.idle.append(ev)
@@ -159,8 +140,7 @@ class _Reducer:
         return table
 
     def close(self) -> None:
-        if self.pool is None:
-            kill_all(self.idle + [ev for ev, _ in self.running.values()])
+        self.pool.release(self.idle + [ev for ev, _ in self.running.values()])
         self.idle, self.running = [], {}
 
 
@@ -173,22 +153,12 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
         return stats
     t_start = time.perf_counter()
     res_x, res_e = cfg.cluster.explorer, cfg.cluster.evaluator
-    lanes = ctx.lanes  # warm workers of the whole run, or None: actors of this step
-    n_x = min(res_x.count, len(todo))
-    n_e = res_e.count
-    if lanes is not None:
-        n_x, n_e = len(lanes.take(n_x)), len(lanes.take(n_e))
-    streaming = lanes is None and fits_together([(res_x, n_x), (res_e, n_e)])
-
-    def new_explorer(lost=None):
-        if lanes is not None:
-            return lanes.replace(lost)
-        return Explorer.options(**actor_options(res_x)).remote(
-            cfg.explore, ctx.type_map, ctx.threads, ctx.backend)
-
-    explorers = lanes.take(n_x) if lanes is not None else [new_explorer() for _ in range(n_x)]
+    xpool, epool = step_pools(ctx, ("explorer", "evaluator"), [str(p) for p in ctx.graphs(ii)])
+    explorers = xpool.take(min(res_x.count, len(todo)))
+    n_x, n_e = len(explorers), epool.capacity(res_e.count)
+    streaming = can_stream(xpool, epool, res_x, n_x, res_e, n_e)
     get([e.ready.remote() for e in explorers])
-    reducer = _Reducer(ctx, ii)
+    reducer = _Reducer(ctx, ii, epool)
     if streaming:
         reducer.start()
     queue = deque(todo)
@@ -215,8 +185,7 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
             while running or reducer.running or reducer.queue:
                 if not running and "md_s" not in stats:
                     # MD done: every explorer's CPUs/GPUs go to the evaluators
-                    if lanes is None:
-                        kill_all(explorers)
+                    xpool.release(explorers)
                     explorers = []
                     stats["md_s"] = time.perf_counter() - t_start
                 if not running:
@@ -236,18 +205,16 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                 except ray.exceptions.RayActorError as err:
                     stats["worker_losses"] += 1
                     losses[t.task_id] += 1
-                    if lanes is None:
-                        kill_all([explorer])
                     explorers = [e for e in explorers if e is not explorer]
                     if losses[t.task_id] >= MAX_WORKER_LOSSES:
                         raise RunError(f"iter {ii}: MD task {t.task_id} lost its worker "
                                        f"{MAX_WORKER_LOSSES} times: {err}") from err
                     log.warning("iter %d: explorer lost during %s; starting a new one, "
                                 "the task runs again", ii, t.task_id)
-                    if lanes is None and not streaming and reducer.size:
+                    if xpool.holds_resources and not streaming and reducer.size:
                         reducer.stop()  # its cores may be the ones the explorer needs
                     queue.appendleft(t)
-                    explorer = new_explorer(lost=explorer)
+                    explorer = xpool.replace(explorer)
                     explorers.append(explorer)
                     submit(explorer)
                     continue
@@ -264,17 +231,16 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                     submit(explorer)
                 else:  # nothing left for this explorer: its place goes to an evaluator
                     explorers = [e for e in explorers if e is not explorer]
-                    if lanes is not None:  # the same warm process evaluates from now on
-                        reducer.give(explorer)
-                    else:
-                        kill_all([explorer])
-                        if not streaming and running:
-                            reducer.start(1)
+                    successor = xpool.hand_over(explorer)
+                    if successor is not None:  # the same warm process evaluates from now on
+                        reducer.give(successor)
+                    elif not streaming and running:
+                        reducer.start(1)
             stats.setdefault("md_s", time.perf_counter() - t_start)
     finally:
-        if lanes is None:
-            kill_all(explorers)
+        xpool.close()
         reducer.close()
+        epool.close()
     stats["deviation_tail_s"] = time.perf_counter() - t_start - stats["md_s"]
     ids = [t.task_id for t in todo if t.task_id in md_seconds]
     md_d, dev_d = [md_seconds[i] for i in ids], [reducer.compute_s.get(i, 0.0) for i in ids]

@@ -10,8 +10,8 @@ from typing import Optional
 
 import ray
 
-from raygen.actors.trainer import Trainer
-from raygen.cluster import actor_options, kill_all, next_result
+from raygen.actors.pool import step_pools
+from raygen.cluster import next_result
 from raygen.config.backend import checkpoint_name, has_checkpoint
 from raygen.config.schema import ModelDeviJob
 from raygen.errors import RunError
@@ -104,17 +104,14 @@ class MemberTraining:
 
 def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
                   compute: Optional[Path] = None) -> None:
-    """Train ``todo`` on a pool of Trainer actors (``cluster.trainer``), or on the
-    run's lanes (:mod:`raygen.actors.lane`); a failure
+    """Train ``todo`` on the step's trainers (:func:`raygen.actors.pool.step_pools`:
+    Trainer actors of ``cluster.trainer``, or the run's lanes); a failure
     stops the run naming the member's log. ``compute``: where the step's
     critical-path compute goes (:mod:`raygen.state.overhead`)."""
     if not todo:
         return
-    res = ctx.cfg.cluster.trainer
-    n = min(res.count, len(todo))
-    lanes = ctx.lanes.take(n) if ctx.lanes is not None else None
-    trainers = lanes or [Trainer.options(**actor_options(res)).remote(ctx.threads)
-                         for _ in range(n)]
+    (workers,) = step_pools(ctx, ("trainer",))
+    trainers = workers.take(min(ctx.cfg.cluster.trainer.count, len(todo)))
     pool = ray.util.ActorPool(trainers)
     seconds: dict[int, float] = {}
     try:
@@ -135,8 +132,7 @@ def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
                 seconds[result.member] = result.compute_s or result.total_s
                 pbar.update(1)
     finally:
-        if lanes is None:
-            kill_all(trainers)
+        workers.close()
     if compute is not None:
         durations = [seconds[t.member] for t in todo]
         overhead.record(compute, "run_train", overhead.makespan(durations, len(trainers)),

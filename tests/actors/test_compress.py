@@ -3,7 +3,7 @@
 import numpy as np
 from ase.build import bulk
 
-from raygen.actors.compress import compress_model
+from raygen.actors.trainer import compress_model
 
 
 def test_the_compressed_model_gives_the_same_energies_and_forces(tiny_models, tmp_path):
