@@ -5,7 +5,7 @@ Plain functions; the loop runs :func:`init_md_frames` as Ray tasks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +16,8 @@ from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+
+from raygen.atomic import replace_dir
 
 if TYPE_CHECKING:  # annotations only: science does not depend on the schema
     from raygen.config.schema import InitConfig
@@ -70,6 +72,20 @@ def write_deepmd_npy(frames: Iterable[Atoms], type_map: list[str], out_dir: Path
         out_dir.mkdir(parents=True, exist_ok=True)
         multi.to_deepmd_npy(str(out_dir))
     return count
+
+
+def write_labels_by_system(by_sys: dict[int, list[Atoms]], type_map: list[str],
+                           dir_of: Callable[[int], Path]) -> int:
+    """Each system's labelled frames as deepmd/npy in ``dir_of(sys_idx)``, each folder
+    replaced atomically (a kill leaves the old one or the new one, never half). Returns
+    the frames written."""
+    added = 0
+    for s, frames in sorted(by_sys.items()):
+        def fill(tmp, frames=frames):
+            nonlocal added
+            added += write_deepmd_npy(frames, type_map, tmp)
+        replace_dir(dir_of(s), fill)
+    return added
 
 
 def deepmd_systems(root: Path) -> list[Path]:

@@ -17,12 +17,12 @@ import ray
 from ase.io import read, write
 
 from raygen.actors.labeling import read_outcome, submit_label
-from raygen.atomic import atomic_write, atomic_write_json, replace_dir
+from raygen.atomic import atomic_write, atomic_write_json
 from raygen.cluster import wait_one
 from raygen.config.schema import ModelDeviJob
 from raygen.errors import RunError
 from raygen.report.progress import bar
-from raygen.science.dataset import write_deepmd_npy
+from raygen.science.dataset import write_labels_by_system
 from raygen.science.frames import row_to_atoms
 from raygen.selection.select import select_frames, write_selection_files
 from raygen.state import overhead
@@ -179,12 +179,7 @@ def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dic
             out = _last_output(rd.fp_task_dir(ii, t["fp_task"]))
             failures.append(f"{t['fp_task']}: {outcome.status.value}: {outcome.message}"
                             + (f" | {out}" if out else ""))
-    added = 0
-    for s, frames in sorted(by_sys.items()):
-        def write(tmp, frames=frames):
-            nonlocal added
-            added += write_deepmd_npy(frames, ctx.type_map, tmp)
-        replace_dir(rd.fp_data(ii, s), write)
+    added = write_labels_by_system(by_sys, ctx.type_map, lambda s: rd.fp_data(ii, s))
     if late:
         statuses["late"] = len(late)
     collected = {"labels_added": added, "label_status": dict(statuses), "late": late}

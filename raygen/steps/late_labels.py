@@ -30,9 +30,9 @@ import ray
 from ase.io import read
 
 from raygen.actors.labeling import read_outcome, submit_label
-from raygen.atomic import atomic_write_json, replace_dir
+from raygen.atomic import atomic_write_json
 from raygen.cluster import wait_one
-from raygen.science.dataset import write_deepmd_npy
+from raygen.science.dataset import write_labels_by_system
 from raygen.selection.budget import proceed_count
 from raygen.state.context import RunContext
 from raygen.state.workdir import FRAME_FILE, OUTCOME_FILE
@@ -143,12 +143,7 @@ def collect(ctx: RunContext, ii: int) -> int:
             log.warning("late label iter %d %s: %s %s", e["iteration"], e["fp_task"],
                         outcome.status.value, outcome.message)
         ctx.late_running.pop(_key(e), None)
-    added = 0
-    for s, frames in sorted(by_sys.items()):
-        def fill(tmp, frames=frames):
-            nonlocal added
-            added += write_deepmd_npy(frames, ctx.type_map, tmp)
-        replace_dir(rd.late_data(ii, s), fill)
+    added = write_labels_by_system(by_sys, ctx.type_map, lambda s: rd.late_data(ii, s))
     atomic_write_json(rd.late_labels(ii), {
         "labels_added": added, "label_status": dict(statuses),
         "collected": [{**e, "status": o.status.value} for e, o in finished]})
