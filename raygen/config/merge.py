@@ -8,6 +8,15 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def plain(node: Any) -> Any:
+    """A settings mapping as plain, resolved Python data (a copy; OmegaConf nodes
+    converted), ready to merge, hash or write."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) \
+        else copy.deepcopy(node)
+
+
 def deep_merge(base: Mapping, override: Mapping) -> dict[str, Any]:
     """A copy of ``base`` with ``override`` merged in: nested mappings key by key,
     everything else replaced (lists too). Neither argument is changed."""

@@ -28,7 +28,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from raygen.config.backend import Backend
-from raygen.config.merge import deep_merge
+from raygen.config.merge import deep_merge, plain
 from raygen.config.plugins import ENGINES, LABELERS, EngineName, LabelerName, load
 from raygen.config.props import PropsConfig
 from raygen.config.strenum import StrEnum, vocabulary
@@ -90,16 +90,11 @@ def _data_problems(key: str, path: Path, type_map: list[str]) -> list[str]:
     return out
 
 
-def _plain(node) -> dict:
-    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) \
-        else copy.deepcopy(dict(node))
-
-
 def _deepmd_input_problems(t, type_map: list[str], key: str) -> list[str]:
     """deepmd-kit's own schema check of the training template (strict keys)."""
     from deepmd.utils.argcheck import normalize
 
-    inp = _plain(t.input)
+    inp = dict(plain(t.input))
     if not inp:
         return [f"{key}.input: is empty; give DeePMD-kit's model/learning_rate/loss/training"]
     inp.setdefault("model", {})["type_map"] = list(type_map)
@@ -110,7 +105,7 @@ def _deepmd_input_problems(t, type_map: list[str], key: str) -> list[str]:
         normalize(copy.deepcopy(inp))
     except Exception as err:  # noqa: BLE001 - dargs raises several types
         return [f"{key}.input: rejected by deepmd-kit: {err}"]
-    over = _plain(t.final.input)
+    over = dict(plain(t.final.input))
     if over:
         try:
             normalize(deep_merge(inp, over))

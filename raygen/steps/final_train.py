@@ -11,20 +11,17 @@ else; a kill during it resumes each member from its own checkpoint.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Optional
-
-from omegaconf import OmegaConf
+from typing import Optional
 
 from raygen.atomic import atomic_write_json
 from raygen.config.backend import checkpoint_name, has_checkpoint
-from raygen.config.merge import deep_merge
+from raygen.config.merge import deep_merge, plain
 from raygen.science.dataset import count_frames
 from raygen.science.training_input import make_training_input
 from raygen.state.context import RunContext
@@ -35,18 +32,13 @@ log = logging.getLogger("raygen")
 
 
 
-def _plain(node: Any) -> Any:
-    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) \
-        else copy.deepcopy(node)
-
-
 def settings(ctx: RunContext) -> Optional[dict]:
     """What identifies the production training asked for (None: off)."""
     f = ctx.cfg.train.final
     if f.numb_steps is None:
         return None
     return {"numb_steps": int(f.numb_steps), "from_scratch": bool(f.from_scratch),
-            "start_lr": f.start_lr, "input": _plain(f.input)}
+            "start_lr": f.start_lr, "input": plain(f.input)}
 
 
 def done_settings(ctx: RunContext) -> Optional[dict]:
