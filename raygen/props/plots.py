@@ -4,6 +4,7 @@ stacking-fault line, and a parity plot of every scalar (one panel per unit)."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +30,39 @@ def _curves(found: dict[str, dict[str, Any]], name: str) -> dict[str, dict[str, 
     return out
 
 
+def ensemble_band(models: list[dict], points: int = 200):
+    """The models' curves on one grid spanning all of them: (x, min, max, mean, how
+    many models cover each x). Each model is interpolated only inside its own x range
+    (no flat extrapolation: models with different grids — each EOS is sampled around
+    that model's own equilibrium — keep their own shape); outside it, it is absent."""
+    lo = min(float(np.min(c["x"])) for c in models)
+    hi = max(float(np.max(c["x"])) for c in models)
+    x = np.linspace(lo, hi, points)
+    ys = np.full((len(models), points), np.nan)
+    for k, c in enumerate(models):
+        cx, cy = np.asarray(c["x"], float), np.asarray(c["y"], float)
+        order = np.argsort(cx)
+        cx, cy = cx[order], cy[order]
+        inside = (x >= cx[0]) & (x <= cx[-1])
+        ys[k, inside] = np.interp(x[inside], cx, cy)
+    n = np.sum(~np.isnan(ys), axis=0)
+    with warnings.catch_warnings():  # all-NaN columns (no model there) stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return x, np.nanmin(ys, axis=0), np.nanmax(ys, axis=0), np.nanmean(ys, axis=0), n
+
+
 def _band(ax, curves: dict[str, dict], color, label: str) -> None:
-    """Reference as a line with markers, the models' spread as a band around their mean."""
+    """Reference as a line with markers, the models' spread as a band (where at least two
+    models cover the grid) and each model as a thin line, so none is hidden."""
     ref = curves.get("reference")
     models = [c for n, c in curves.items() if n != "reference"]
     if models:
-        x = np.asarray(models[0]["x"])
-        ys = np.array([np.interp(x, c["x"], c["y"]) for c in models])
-        ax.fill_between(x, ys.min(axis=0), ys.max(axis=0), color=color, alpha=0.3, lw=0)
-        ax.plot(x, ys.mean(axis=0), color=color, lw=1.5, label=f"{label} DP (ensemble)")
+        x, lo, hi, mean, n = ensemble_band(models)
+        ax.fill_between(x, lo, hi, where=n >= 2, color=color, alpha=0.3, lw=0)
+        for c in models:
+            ax.plot(c["x"], c["y"], color=color, lw=0.5, alpha=0.6)
+        ax.plot(x, np.where(n == len(models), mean, np.nan), color=color, lw=1.5,
+                label=f"{label} DP (ensemble)")
     if ref:
         ax.plot(ref["x"], ref["y"], "o", mfc="none", color=color, ms=4, label=f"{label} ref.")
 

@@ -23,6 +23,7 @@ from raygen.props.base import PROPERTIES, Context, Found
 from raygen.props.calculators import CalcSpec
 from raygen.props.phases import CUBIC, PHASES, ground
 from raygen.props.points import Point, PointCache, PointResult, evaluate, point_key
+from raygen.props.table import tolerance_problem
 
 log = logging.getLogger("raygen")
 
@@ -53,6 +54,10 @@ def problems(cfg, crystal: str) -> list[str]:
     bad_phases = [p for p in cfg.phases if p not in PHASES]
     if bad_phases and "eos" not in cfg.properties:
         found.append(f"props.phases: {', '.join(bad_phases)}: not a phase raygen can build")
+    for pattern, tol in dict(cfg.tolerances).items():
+        bad = tolerance_problem(tol)
+        if bad:
+            found.append(f"props.tolerances.{pattern}: {bad}")
     if not 0 < cfg.eos_range < 0.5 or cfg.eos_points < 5:
         found.append("props.eos_range/eos_points: need 0 < eos_range < 0.5 and >= 5 points")
     return list(dict.fromkeys(found))

@@ -63,12 +63,13 @@ def whatif(workdir: Path, lows: list[float], highs: list[float]) -> list[dict]:
                 job = copy.deepcopy(cfg.explore.jobs[job_idx])
                 job.f_trust_lo = job.f_trust_hi = None  # the grid decides
             sel = select_frames(tables[ii], select, job, ii, cfg.explore.model_devi_skip)
+            # a system's candidates include the ones chosen (they are the first of
+            # its shuffled candidates): the three classes partition the frames
             counts = {k: sum(s.counts[k] for s in sel.values())
                       for k in ("accurate", "candidate", "failed")}
             total = sum(counts.values())
             rows.append({"f_trust_lo": lo, "f_trust_hi": hi, "iteration": ii, **counts,
-                         "candidate": counts["candidate"] + sum(len(s.chosen)
-                                                               for s in sel.values()),
+                         "frames": total,
                          "labels": sum(len(s.chosen) for s in sel.values()),
                          "accurate_ratio": counts["accurate"] / total if total else 0.0})
     return rows

@@ -53,9 +53,13 @@ def test_own_levels_reproduce_the_run_and_wider_windows_label_more(tmp_path):
     own = next(r for r in rows if (r["f_trust_lo"], r["f_trust_hi"]) == (lo, hi))
     systems = record["systems"].values()
     assert own["labels"] == sent
-    # the record counts the candidates not chosen; the what-if all of them
-    assert own["candidate"] == sum(s["candidate"] + s["chosen"] for s in systems)
-    assert own["accurate"] == sum(s["accurate"] for s in systems)
+    # the run's own counts, class by class; candidates include the chosen ones
+    for kind in ("accurate", "candidate", "failed"):
+        assert own[kind] == sum(s[kind] for s in systems), kind
+    assert own["candidate"] >= own["labels"]
+    n_frames = pq.read_table(ctx.rundir.deviations(0)).num_rows
+    for r in rows:  # the classes partition the frames, at every level
+        assert r["accurate"] + r["candidate"] + r["failed"] == r["frames"] == n_frames
     wide = next(r for r in rows if (r["f_trust_lo"], r["f_trust_hi"]) == (0.01, 0.45))
     assert wide["candidate"] > own["candidate"] and wide["accurate"] < own["accurate"]
     assert len(rows) == 4  # every lo < hi pair
