@@ -70,6 +70,8 @@ def _log_traceback(workdir: str) -> str:
 
 @hydra.main(version_base=None, config_path="pkg://raygen.conf", config_name="config")
 def _main(cfg: DictConfig) -> None:
+    global _STARTED
+    _STARTED = True
     try:
         _sweep_member(cfg)
         resolve_paths(cfg)
@@ -116,25 +118,88 @@ def _config_dirs(argv: list[str]) -> list[Path]:
     return dirs
 
 
-def check_user_yaml(argv: list[str]) -> list[str]:
-    """YAML syntax errors in the user's config directories, one line each (Hydra
-    would answer them with a traceback)."""
+def _read_yaml(f: Path) -> tuple[object, str | None]:
+    """(content, problem) of one YAML file."""
     import yaml
 
+    try:
+        text = f.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return None, f"{f}: not a text file (binary content); a config file is YAML text"
+    except OSError as err:
+        return None, f"{f}: cannot be read ({err.strerror})"
+    try:
+        return yaml.safe_load(text), None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(err, "problem", None) or str(err).splitlines()[0]
+        return None, f"{f}:{where}: YAML syntax error: {what}"
+
+
+def _experiments(argv: list[str]) -> list[str]:
+    """The experiment names given as ``+exp=NAME`` (or ``exp=NAME``); a sweep's
+    comma-separated names each."""
+    names = []
+    for arg in argv:
+        key, eq, value = arg.partition("=")
+        if eq and key.lstrip("+~") == "exp":
+            names += [v.strip() for v in value.split(",") if v.strip()]
+    return names
+
+
+def _package_conf() -> Path:
+    """raygen's own config directory (the package ``raygen.conf``, wherever installed)."""
+    import importlib.resources
+
+    return Path(str(importlib.resources.files("raygen.conf")))
+
+
+def check_user_yaml(argv: list[str]) -> list[str]:
+    """Problems of the user's config files that Hydra would answer with a traceback or
+    a misleading key error, one line each: YAML syntax, binary files, a file that is
+    not a mapping of settings, an experiment that does not exist or lacks the
+    ``# @package _global_`` line its keys need."""
     problems = []
-    for d in _config_dirs(argv):
+    dirs = _config_dirs(argv)
+    for d in dirs:
         if not d.is_dir():
             problems.append(f"--config-dir {d}: not a directory")
             continue
         for f in sorted(d.rglob("*.yaml")):
-            try:
-                yaml.safe_load(f.read_text())
-            except yaml.YAMLError as err:
-                mark = getattr(err, "problem_mark", None)
-                where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-                what = getattr(err, "problem", None) or str(err).splitlines()[0]
-                problems.append(f"{f}:{where}: YAML syntax error: {what}")
+            content, why = _read_yaml(f)
+            if why:
+                problems.append(why)
+            elif content is not None and not isinstance(content, dict):
+                problems.append(f"{f}: holds a {type(content).__name__}, not a mapping of "
+                                "settings (`key: value` lines)")
+    conf_dirs = [d for d in dirs if d.is_dir()] + [_package_conf()]
+    for name in _experiments(argv):
+        found = next((d / "exp" / f"{name}.yaml" for d in conf_dirs
+                      if (d / "exp" / f"{name}.yaml").is_file()), None)
+        if found is None:
+            known = sorted({f.stem for d in conf_dirs for f in (d / "exp").glob("*.yaml")})
+            where = ", ".join(str(d / "exp") for d in conf_dirs)
+            problems.append(f"+exp={name}: no file {name}.yaml in {where} (known: "
+                            f"{', '.join(known)}); your own experiment goes in "
+                            "<dir>/exp/NAME.yaml, used with --config-dir <dir> +exp=NAME")
+            continue
+        if any(p.startswith(str(found)) for p in problems):
+            continue
+        content, _ = _read_yaml(found)
+        if content is None or not isinstance(content, dict):
+            what = "is empty" if content is None else f"holds a {type(content).__name__}"
+            problems.append(f"{found}: {what}, not a mapping of settings (`key: value` "
+                            "lines, e.g. `type_map: [Cu]`)")
+        elif not any(line.strip().replace(" ", "") == "#@package_global_"
+                     for line in found.read_text().splitlines()[:20]):
+            problems.append(f"{found}: an experiment file must start with the line "
+                            "`# @package _global_` (its keys are the run's own, not under "
+                            "`exp`)")
     return problems
+
+
+_STARTED = False  # set once a composed config reaches raygen (Hydra's own errors before)
 
 
 def main() -> None:
@@ -143,7 +208,13 @@ def main() -> None:
         print("raygen: invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems),
               file=sys.stderr)
         sys.exit(2)
-    _main()
+    try:
+        _main()
+    except SystemExit as err:
+        if err.code == 1 and not _STARTED:
+            # Hydra refused the command line (a misspelt key, a wrong type): bad input
+            sys.exit(2)
+        raise
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from raygen.config.schema import (
     RaygenConfig,
+    SystemConfig,
     explore_config_class,
     label_config_class,
 )
@@ -52,8 +53,8 @@ def validate(cfg) -> None:
         problems += _own(cfg[group], cfg, group)
     problems += _label_problems(cfg)
     problems += _props_problems(cfg)
-    if problems:
-        raise ConfigError(problems)
+    if problems:  # a value that several jobs or systems share is reported once
+        raise ConfigError(list(dict.fromkeys(problems)))
 
 
 def _schema_problems(cfg) -> list[str]:
@@ -105,11 +106,12 @@ def _label_problems(cfg) -> list[str]:
         out.append(f"init.md_steps: labeler '{cfg.label.name}' runs as a program, so raygen "
                    "cannot run MD with it; set init.md_steps=0 (the scaled and perturbed "
                    "frames are labelled) or give init.data")
-    for i, s in enumerate(cfg.systems):
-        if s.relax:
-            out.append(f"systems[{i}].relax: labeler '{cfg.label.name}' runs as a program, so "
-                       "raygen cannot relax with it; set relax=false and give the lattice "
-                       "constant of the level of theory")
+    relaxed = [f"systems[{i}]" for i, s in enumerate(cfg.systems) if SystemConfig.relaxes(s)]
+    if relaxed:  # one line for one cause, however many systems
+        out.append(f"{', '.join(relaxed)}.relax: labeler '{cfg.label.name}' runs as a "
+                   "program, so raygen cannot relax with it; set relax: false on "
+                   f"{'each of them' if len(relaxed) > 1 else 'it'} and give the lattice "
+                   "constant of the level of theory")
     return out
 
 

@@ -225,7 +225,7 @@ def test_external_labelers_are_checked_before_work():
     assert "label.template: file /no/such/template.inp does not exist" in msg
     assert "label.max_failed_ratio: must be in [0, 1]" in msg
     # a program cannot relax structures or run the initial MD inside raygen
-    assert "systems[0].relax: labeler 'cp2k' runs as a program" in msg
+    assert "systems[0], systems[1], " in msg and ".relax: labeler 'cp2k' runs as a program" in msg
     assert "init.md_steps: labeler 'cp2k' runs as a program" in msg
 
 

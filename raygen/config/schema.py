@@ -42,7 +42,7 @@ def check_path_name(name: str) -> str | None:
     if not isinstance(name, str) or not name:
         return "must be a non-empty name"
     if not _SAFE_NAME.match(name) or ".." in name:
-        return (f"{name!r} cannot be a folder name in the run directory: use letters, "
+        return (f"{name!r} cannot be a name inside the run directory: use letters, "
                 "digits and _ . - (no '/', no '..', not starting with '.' or '-')")
     return None
 
@@ -88,6 +88,38 @@ def _data_problems(key: str, path: Path, type_map: list[str]) -> list[str]:
                            f"but type_map {type_map} has {len(type_map)} (and the system "
                            "has no type_map.raw)")
     return out
+
+
+# Bounds that protect the machine from a typo (1e9 starting configurations write a
+# file each; 1e12 training or MD steps never end): above them a run is refused unless
+# `no_limits=true`.
+LIMITS = {"n_confs": 100_000, "numb_steps": 100_000_000, "nsteps": 100_000_000,
+          "dt_ps": 0.02, "md_timestep_fs": 20.0}
+
+
+def _structure_file_problems(key: str, path: Path, type_map: list[str]) -> list[str]:
+    """A structure file raygen will read: it is a readable file ASE understands, with
+    atoms, a cell, and only species in ``type_map`` (checked on its first frame)."""
+    from ase.io import read
+
+    if not path.exists():
+        return [f"{key}: file {path} does not exist"]
+    if not path.is_file():
+        return [f"{key}: {path} is not a file (a directory?); give a structure file"]
+    try:
+        atoms = read(path, index=0)
+    except Exception as err:  # noqa: BLE001 - ASE raises many types for a bad file
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return [f"{key}: {path} is not a structure file ASE can read ({first[:160]})"]
+    if len(atoms) == 0:
+        return [f"{key}: {path} holds no atoms"]
+    species = sorted(set(atoms.get_chemical_symbols()))
+    missing = [el for el in species if el not in type_map]
+    if missing:
+        return [f"{key}: {path} has species {', '.join(missing)} not in type_map {type_map}"]
+    if not atoms.cell.rank == 3 or abs(atoms.cell.volume) < 1e-6:
+        return [f"{key}: {path} has no periodic cell (MD needs a 3D cell)"]
+    return []
 
 
 def _deepmd_input_problems(t, type_map: list[str], key: str) -> list[str]:
@@ -164,8 +196,9 @@ class SystemConfig:
     """lattice constant (Å); null: ASE's reference value for the element"""
     c: Optional[float] = None
     """second lattice constant for hcp (Å); null: ideal c/a"""
-    supercell: list[int] = field(default_factory=lambda: [2, 2, 2])
-    """repeats of the cell along a, b, c (bulk, surface)"""
+    supercell: Optional[list[int]] = None
+    """repeats of the cell along a, b, c; null: 2 × 2 × 2 for bulk and surface (conventional
+    cells), the file as given (1 × 1 × 1) for file"""
     miller: Optional[str] = None
     """surface orientation as ASE's builder names it, e.g. `fcc111` (surface)"""
     layers: int = 4
@@ -186,8 +219,9 @@ class SystemConfig:
     """largest random displacement of each atom in a copy (Å)"""
     cell_pert: float = 0.03
     """largest random strain of the cell in a copy (fraction)"""
-    relax: bool = True
-    """relax the structure with the labeler's reference calculator before perturbing it"""
+    relax: Optional[bool] = None
+    """relax the structure with the labeler's reference calculator before perturbing it; null:
+    yes for built and file structures (never for `confs`, which are used as given)"""
     vacancies: int = 0
     """atoms removed at random (seeded) to explore point defects"""
 
@@ -200,28 +234,49 @@ class SystemConfig:
         why = check_path_name(s.name)
         if why:
             out.append(f"{key}.name: {why}")
+        type_map = list(cfg.type_map)
         if s.confs:
-            if not glob.glob(s.confs):
+            files = sorted(glob.glob(s.confs))
+            if not files:
                 out.append(f"{named}.confs: no file matches {s.confs}")
+            for f in files:
+                out += _structure_file_problems(f"{named}.confs", Path(f), type_map)
+            if s.relax:
+                out.append(f"{named}.relax: configurations from `confs` are used as given, "
+                           "never relaxed; remove relax (or relax them before)")
         elif s.structure == "file":
             if not s.path:
                 out.append(f"{named}.path: structure=file needs a structure file")
-            elif not Path(s.path).exists():
-                out.append(f"{named}.path: file {s.path} does not exist")
+            else:
+                out += _structure_file_problems(f"{named}.path", Path(s.path), type_map)
         elif s.element not in cfg.type_map:
             out.append(f"{named}.element: {s.element!r} is not in type_map {list(cfg.type_map)}")
+        for name in ("a", "c"):
+            value = getattr(s, name)
+            if value is not None and not value > 0:
+                out.append(f"{named}.{name}: a lattice constant must be > 0 Å, got {value}")
         if s.structure == "surface" and s.miller not in SURFACES:
             out.append(f"{named}.miller: {s.miller!r} is not one of {', '.join(SURFACES)}")
-        if len(s.supercell) != 3 or any(int(n) < 1 for n in s.supercell):
+        if s.supercell is not None and (len(s.supercell) != 3
+                                        or any(int(n) < 1 for n in s.supercell)):
             out.append(f"{named}.supercell: needs three positive integers, "
                        f"got {list(s.supercell)}")
         if s.vacancies < 0:
             out.append(f"{named}.vacancies: must be >= 0, got {s.vacancies}")
         if s.n_confs < 1:
             out.append(f"{named}.n_confs: must be >= 1, got {s.n_confs}")
+        elif s.n_confs > LIMITS["n_confs"] and not cfg.no_limits:
+            out.append(f"{named}.n_confs: {s.n_confs} starting configurations (one file "
+                       f"each) is above raygen's bound of {LIMITS['n_confs']:,}; "
+                       "set no_limits=true if you mean it")
         if s.atom_pert < 0 or s.cell_pert < 0:
             out.append(f"{named}: atom_pert and cell_pert must be >= 0")
         return out
+
+    @staticmethod
+    def relaxes(s) -> bool:
+        """Whether the structure is relaxed (``relax`` null: all but ``confs``)."""
+        return bool(not s.confs if s.relax is None else s.relax and not s.confs)
 
 
 @dataclass
@@ -276,6 +331,8 @@ class InitConfig:
                 if n not in names:
                     out.append(f"{key}.systems: {n!r} is not a system name "
                                f"({', '.join(sorted(names))})")
+        if not init.data and not init.scales:
+            out.append(f"{key}.scales: is empty; give at least one scaling (e.g. [1.0])")
         if any(s <= 0 for s in init.scales):
             out.append(f"{key}.scales: must be > 0, got {list(init.scales)}")
         if any(not 0 < s < 0.2 for s in init.strains):
@@ -285,6 +342,16 @@ class InitConfig:
             out.append(f"{key}.n_perturb: must be >= 1, got {init.n_perturb}")
         if init.md_steps < 0 or init.md_stride < 1:
             out.append(f"{key}.md_steps must be >= 0 and {key}.md_stride >= 1")
+        if init.md_temperature < 0:
+            out.append(f"{key}.md_temperature: must be >= 0 K, got {init.md_temperature}")
+        if not init.md_timestep_fs > 0:
+            out.append(f"{key}.md_timestep_fs: must be > 0, got {init.md_timestep_fs}")
+        elif init.md_timestep_fs > LIMITS["md_timestep_fs"] and not cfg.no_limits:
+            out.append(f"{key}.md_timestep_fs: {init.md_timestep_fs} fs is above raygen's "
+                       f"bound of {LIMITS['md_timestep_fs']} fs (MD would blow up); set "
+                       "no_limits=true if you mean it")
+        if init.atom_pert < 0 or init.cell_pert < 0:
+            out.append(f"{key}: atom_pert and cell_pert must be >= 0")
         return out
 
 
@@ -357,6 +424,12 @@ class TrainConfig:
             out.append(f"{key}.numb_models: a deviation needs >= 2 models, got {t.numb_models}")
         if t.numb_steps < 1:
             out.append(f"{key}.numb_steps: must be >= 1, got {t.numb_steps}")
+        for name, steps in (("numb_steps", t.numb_steps),
+                            ("init_model_numb_steps", t.init_model_numb_steps),
+                            ("final.numb_steps", t.final.numb_steps)):
+            if steps is not None and steps > LIMITS["numb_steps"] and not cfg.no_limits:
+                out.append(f"{key}.{name}: {steps:,} training steps is above raygen's bound "
+                           f"of {LIMITS['numb_steps']:,}; set no_limits=true if you mean it")
         if t.init_model_numb_steps is not None and t.init_model_numb_steps < 1:
             out.append(f"{key}.init_model_numb_steps: must be >= 1, "
                        f"got {t.init_model_numb_steps}")
@@ -441,6 +514,9 @@ class ModelDeviJob:
                        "step 0")
         if job.confs_per_sys is not None and job.confs_per_sys < 1:
             out.append(f"{key}.confs_per_sys: must be >= 1 or null")
+        if job.nsteps > LIMITS["nsteps"] and not cfg.no_limits:
+            out.append(f"{key}.nsteps: {job.nsteps:,} MD steps per task is above raygen's "
+                       f"bound of {LIMITS['nsteps']:,}; set no_limits=true if you mean it")
         return out
 
 
@@ -478,6 +554,12 @@ class ExploreConfig:
         for name in ("dt", "tau_t", "tau_p"):
             if getattr(e, name) <= 0:
                 out.append(f"{key}.{name}: must be > 0, got {getattr(e, name)}")
+        if e.dt > LIMITS["dt_ps"] and not cfg.no_limits:
+            out.append(f"{key}.dt: {e.dt} ps is above raygen's bound of {LIMITS['dt_ps']} ps "
+                       "(the time step is in ps: 0.002 is 2 fs); set no_limits=true if you "
+                       "mean it")
+        if e.model_devi_skip < 0:
+            out.append(f"{key}.model_devi_skip: must be >= 0, got {e.model_devi_skip}")
         if e.deviation_batch < 1:
             out.append(f"{key}.deviation_batch: must be >= 1, got {e.deviation_batch}")
         for j, job in enumerate(e.jobs):
@@ -526,6 +608,8 @@ class SelectConfig:
         out = []
         if s.fp_task_max < 0 or s.fp_task_min < 0:
             out.append(f"{key}.fp_task_max and {key}.fp_task_min must be >= 0")
+        if s.seed < 0:
+            out.append(f"{key}.seed: must be >= 0, got {s.seed}")
         if not 0 <= s.fp_accurate_threshold <= 1:
             out.append(f"{key}.fp_accurate_threshold: must be in [0, 1], "
                        f"got {s.fp_accurate_threshold}")
@@ -708,6 +792,9 @@ class RaygenConfig:
     """stop after this many iterations; null: when the schedule ends or converges"""
     progress: bool = True
     """progress bars on the terminal"""
+    no_limits: bool = False
+    """accept values beyond raygen's bounds that protect the machine from a typo (more than 100,000
+    starting configurations per system, 1e8 training or MD steps, an MD time step above 20 fs)"""
     init: InitConfig = field(default_factory=InitConfig)
     """initial training data"""
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -20,14 +20,17 @@ from typing import Optional
 
 from ase import Atoms
 from ase.io import read, write
+from ase.io.formats import ioformats
 
 from raygen.config.plugins import LabelerName
+from raygen.config.schema import check_path_name
 from raygen.labelers.base import LabelOutcome, LabelStatus
 from raygen.labelers.external import (
     ExternalLabelConfig,
     ExternalLabeler,
 )
 from raygen.labelers.kit import STDERR, STDOUT, attach_label, tail
+from raygen.state.workdir import FRAME_FILE
 
 
 @dataclass
@@ -46,6 +49,35 @@ class CustomLabelConfig(ExternalLabelConfig):
     """ASE format of the output file"""
     unconverged_pattern: Optional[str] = None
     """a regular expression; output matching it means an unconverged SCF (never data)"""
+
+    @staticmethod
+    def problems(lab, cfg, key: str = "label") -> list[str]:
+        """The program's keys, and the custom ones: both files are plain names inside
+        the task directory (never an absolute path or ``..``: raygen deletes and
+        writes them), formats ASE can write and read, a pattern that compiles."""
+        out = ExternalLabelConfig.problems(lab, cfg, key)
+        for name in ("input_file", "output_file"):
+            why = check_path_name(getattr(lab, name))
+            if why:
+                out.append(f"{key}.{name}: {why}")
+            elif getattr(lab, name) in (STDOUT, STDERR, FRAME_FILE):
+                out.append(f"{key}.{name}: {getattr(lab, name)!r} is a file raygen itself "
+                           "writes in the task directory; choose another name")
+        if lab.input_file == lab.output_file:
+            out.append(f"{key}.output_file: is the input file {lab.input_file!r}")
+        for name, need in (("input_fmt", "can_write"), ("output_fmt", "can_read")):
+            fmt = getattr(lab, name)
+            known = ioformats.get(fmt)
+            if known is None or not getattr(known, need):
+                what = "write" if need == "can_write" else "read"
+                out.append(f"{key}.{name}: {fmt!r} is not a format ASE can {what} (e.g. "
+                           f"extxyz, vasp, espresso-in, espresso-out, vasp-out)")
+        if lab.unconverged_pattern:
+            try:
+                re.compile(lab.unconverged_pattern)
+            except re.error as err:
+                out.append(f"{key}.unconverged_pattern: not a regular expression ({err})")
+        return out
 
 
 class CustomLabeler(ExternalLabeler):

@@ -38,6 +38,14 @@ def ideal_crystal(sys: SystemConfig) -> Atoms:
     return bulk(sys.element, sys.crystal, cubic=sys.crystal in _CUBIC, **kwargs)
 
 
+def repeats(sys: SystemConfig) -> tuple[int, int, int]:
+    """The supercell a system is built as: its ``supercell``, or by default 2 × 2 × 2
+    conventional cells for crystals and slabs and the file as given for ``file``."""
+    if sys.supercell is not None:
+        return tuple(int(n) for n in sys.supercell)
+    return (1, 1, 1) if sys.structure == "file" else (2, 2, 2)
+
+
 def build_system(sys: SystemConfig) -> Atoms:
     """The unperturbed, unrelaxed structure a :class:`SystemConfig` describes."""
     atoms = _build_perfect(sys)
@@ -49,15 +57,16 @@ def build_system(sys: SystemConfig) -> Atoms:
 
 
 def _build_perfect(sys: SystemConfig) -> Atoms:
+    reps = repeats(sys)
     if sys.structure == "file":
-        return read(sys.path)
+        return read(sys.path, index=0).repeat(reps)
     unit = ideal_crystal(sys)
     if sys.structure == "bulk":
-        return unit.repeat(tuple(sys.supercell))
+        return unit.repeat(reps)
     if sys.structure == "surface":
         miller = SURFACES[sys.miller]
         slab = surface(unit, miller, layers=sys.layers, vacuum=sys.vacuum / 2.0, periodic=True)
-        nx, ny = sys.supercell[0], sys.supercell[1]
+        nx, ny = reps[0], reps[1]
         slab = slab.repeat((nx, ny, 1))
         slab.wrap()
         return slab

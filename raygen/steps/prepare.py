@@ -30,7 +30,7 @@ from ase.io import read, write
 from raygen.actors.labeling import label_tasks, read_outcome
 from raygen.atomic import atomic_write, atomic_write_text, replace_dir
 from raygen.cluster import get
-from raygen.config.schema import RaygenConfig
+from raygen.config.schema import RaygenConfig, SystemConfig
 from raygen.errors import RunError
 from raygen.labelers import make_labeler
 from raygen.science.dataset import deepmd_systems, init_md_frames, write_deepmd_npy
@@ -44,7 +44,7 @@ log = logging.getLogger("raygen")
 def _relaxed(sys_cfg, label_cfg) -> Atoms:
     atoms = build_system(sys_cfg)
     calc = make_labeler(label_cfg).reference_calculator()
-    if sys_cfg.relax and calc is not None:
+    if SystemConfig.relaxes(sys_cfg) and calc is not None:
         atoms = relax(atoms, calc, cell=sys_cfg.structure == "bulk")
     return atoms
 
@@ -92,8 +92,12 @@ def prepare_confs(cfg: RaygenConfig, rundir: RunDir) -> dict[int, list[Path]]:
             while rundir.conf(s.name, n).exists():
                 n += 1
             confs[i] = [rundir.conf(s.name, k) for k in range(n)]
+            log.info("system %s: %d given configurations (%d atoms in the first)", s.name, n,
+                     len(read(rundir.relaxed(s.name))))
             continue
         relaxed = read(rundir.relaxed(s.name))
+        log.info("system %s: %d atoms (%s), %d starting configurations", s.name, len(relaxed),
+                 relaxed.get_chemical_formula(), s.n_confs)
         rng = np.random.default_rng([i, 7])
         paths = []
         for k in range(s.n_confs):
