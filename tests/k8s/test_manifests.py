@@ -74,7 +74,7 @@ def test_every_object_is_valid(rendered):
     name, docs = rendered
     schema = json.loads((K8S / "schema" / "ray.io_v1.json").read_text())
     kinds = sorted(d["kind"] for d in docs)
-    assert kinds == ["PersistentVolumeClaim", "RayCluster", "RayJob"], name
+    assert kinds == ["NetworkPolicy", "PersistentVolumeClaim", "RayCluster", "RayJob"], name
     for doc in docs:
         if doc["apiVersion"].startswith("ray.io/"):
             jsonschema.validate(doc, schema)
@@ -105,20 +105,99 @@ def test_secure_by_default(rendered):
     cluster = next(d for d in docs if d["kind"] == "RayCluster")
     assert cluster["spec"]["authOptions"]["mode"] == "token"
     head = cluster["spec"]["headGroupSpec"]
-    assert head["rayStartParams"]["dashboard-host"] == "127.0.0.1"
     assert head.get("serviceType", "ClusterIP") == "ClusterIP"
     for doc in docs:
         for group, t in pod_templates(doc):
-            pod_sc = t["spec"].get("securityContext", {})
+            pod = t["spec"]
+            pod_sc = pod.get("securityContext", {})
             assert pod_sc.get("runAsNonRoot") is True, (name, group)
             assert pod_sc.get("runAsUser", 0) != 0, (name, group)
-            for c in t["spec"]["containers"]:
+            if group != "head":  # the head's autoscaler sidecar needs the API token
+                assert pod.get("automountServiceAccountToken") is False, (name, group)
+            tmp = {v["name"] for v in pod.get("volumes", []) if "emptyDir" in v}
+            for c in pod["containers"]:
                 assert c["securityContext"]["allowPrivilegeEscalation"] is False
                 assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+                assert c["securityContext"]["readOnlyRootFilesystem"] is True, (name, group)
+                # ... so Ray's /tmp and HOME live on a writable emptyDir
+                mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+                assert mounts.get("/tmp") in tmp, (name, group)
+                env = {e["name"]: e.get("value") for e in c.get("env", [])}
+                assert env.get("HOME", "").startswith("/tmp/"), (name, group)
                 for kind in ("requests", "limits"):
                     assert {"cpu", "memory"} <= set(c["resources"][kind]), (name, group, kind)
-                assert all(p["containerPort"] != 8265 for p in c.get("ports", [])), \
-                    "the dashboard is not exposed"
+
+
+# --- the connectivity rules, evaluated offline as Kubernetes applies NetworkPolicies ---
+
+def _matches(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def allowed(policies: list[dict], src: dict, dst_labels: dict, port: int) -> bool:
+    """Whether a TCP connection from pod ``src`` ({labels, namespace labels, same
+    namespace}) to a pod with ``dst_labels`` on ``port`` is admitted: a pod selected by
+    no Ingress policy admits everything; otherwise some rule of a selecting policy must
+    admit the source and the port (the union of all rules)."""
+    selecting = [p for p in policies if _matches(p["spec"]["podSelector"], dst_labels)
+                 and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])]
+    if not selecting:
+        return True
+    for policy in selecting:
+        for rule in policy["spec"].get("ingress", []):
+            ports = rule.get("ports")
+            if ports and not any(p.get("port") == port and p.get("protocol", "TCP") == "TCP"
+                                 for p in ports):
+                continue
+            peers = rule.get("from")
+            if peers is None:
+                return True
+            for peer in peers:
+                ns_sel, pod_sel = peer.get("namespaceSelector"), peer.get("podSelector")
+                ns_ok = _matches(ns_sel, src["ns_labels"]) if ns_sel is not None \
+                    else src["same_namespace"]
+                if ns_ok and (pod_sel is None or _matches(pod_sel, src["labels"])):
+                    return True
+    return False
+
+
+def test_ray_ports_are_open_to_the_cluster_and_the_operator_only(rendered):
+    name, docs = rendered
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    cluster = next(d for d in docs if d["kind"] == "RayCluster")
+    job = next(d for d in docs if d["kind"] == "RayJob")
+    labels = {g: t["metadata"]["labels"] for g, t in pod_templates(cluster)}
+    submitter = job["spec"]["submitterPodTemplate"]["metadata"]["labels"]
+    head_ports = {p["name"]: p["containerPort"] for p in
+                  cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"]}
+    # the dashboard listens on the pod network, behind the token, so that KubeRay's
+    # RayJob controller and submitter can reach it (on 127.0.0.1 neither could)
+    assert cluster["spec"]["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "0.0.0.0"
+    assert head_ports["dashboard"] == 8265 and head_ports["gcs-server"] == 6379
+
+    def pod(lbls, same=True, ns=None):
+        return {"labels": lbls, "same_namespace": same, "ns_labels": ns or {}}
+
+    operator = pod({"app.kubernetes.io/name": "kuberay-operator"}, same=False,
+                   ns={"kubernetes.io/metadata.name": "kuberay-system"})
+    stranger = pod({"app": "notebook"})
+    stranger_elsewhere = pod({"app": "notebook"}, same=False, ns={"team": "other"})
+    head = labels["head"]
+    # what must work
+    assert allowed(policies, pod(submitter), head, 8265), name        # ray job submit
+    assert allowed(policies, operator, head, 8265), name              # job status
+    for g in ("gpu", "cpu"):
+        assert allowed(policies, pod(labels[g]), head, 6379), (name, g)   # workers join
+        assert allowed(policies, pod(head), labels[g], 10002), (name, g)  # head -> raylet
+        assert allowed(policies, pod(labels["gpu"]), labels[g], 12345), (name, g)  # objects
+    # what must not
+    for who in (stranger, stranger_elsewhere):
+        for port in (6379, 8265, 10001):
+            assert not allowed(policies, who, head, port), (name, who, port)
+        assert not allowed(policies, who, labels["cpu"], 10002), name
+    assert not allowed(policies, operator, head, 10001), name  # the operator: 8265/6379 only
+    # and an evaluator that admits what no policy selects, as Kubernetes does
+    assert allowed([], stranger, head, 6379)
 
 
 def test_groups_autoscale_and_match_raygens_cluster_config(rendered):
