@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, Optional
 
 import ray
@@ -36,10 +38,56 @@ def probe_address(address: str, timeout: float = 10.0) -> None:
                        "cluster.address null to run on this machine") from None
 
 
+def auth_token_path() -> Path:
+    """Where Ray reads its authentication token: ``RAY_AUTH_TOKEN_PATH`` or
+    ``~/.ray/auth_token``."""
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+
+
+def private_auth_token(create: bool) -> None:
+    """Ray's token authentication with a token only this user can read.
+
+    Ray 2.60 writes ``~/.ray/auth_token`` with the default umask (readable by every
+    user of a shared machine, who could then connect and run code as this user) and
+    warns about token mode on every start. Here: a token given in ``RAY_AUTH_TOKEN``
+    is left alone; a token file readable by others is made private (0600); one owned
+    by another user is refused; with ``create`` (a local Ray about to start) a missing
+    one is created 0600 first. Token mode is then set explicitly (``RAY_AUTH_MODE``),
+    unless the user chose a mode themselves."""
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled" or \
+            os.environ.get("RAY_AUTH_TOKEN"):
+        return
+    path = auth_token_path()
+    if path.exists():
+        st = path.stat()
+        if st.st_uid != os.getuid():
+            raise RunError(f"{path}: Ray's authentication token is owned by another user "
+                           f"(uid {st.st_uid}); use your own (remove it, or set "
+                           "RAY_AUTH_TOKEN_PATH)")
+        if st.st_mode & 0o077:
+            path.chmod(0o600)
+            log.warning("%s was readable by other users; made it private (0600)", path)
+    elif create:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    else:
+        return  # connecting without a token file: the cluster decides
+    if "RAY_AUTH_MODE" not in os.environ:
+        os.environ["RAY_AUTH_MODE"] = "token"
+        # Ray reads its config when imported: refresh it, as Ray's own token set-up does
+        # (ray._private.authentication.authentication_token_setup._enable_token_auth)
+        from ray._raylet import Config
+
+        Config.initialize("")
+
+
 def connect(cluster) -> bool:
     """Connect to ``cluster.address`` or start a local Ray; True if we started it."""
     if ray.is_initialized():
         return False
+    private_auth_token(create=not cluster.address)
     if cluster.address:
         probe_address(str(cluster.address))
     try:

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Optional
 
 import ray
-from omegaconf import OmegaConf
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from raygen.actors.lane import LanePool, lane_count, use_lanes
 from raygen.atomic import atomic_write_json, atomic_write_text
 from raygen.cluster import check_feasible, check_shared_workdir, connect
+from raygen.config.record import recorded_yaml
 from raygen.config.schema import ModelDeviJob, RaygenConfig
 from raygen.props import step as props_step
 from raygen.report.summary import assemble_summary, format_table, selection_counts
@@ -174,8 +174,9 @@ class ConcurrentLearning:
             log.info("run already finished (%d iterations); final models in %s\n%s", ii,
                      self.rundir.models, format_table(self.summaries(ii)))
             return self.summaries(ii)
-        # the resolved config of this (re)start, beside the results it produces
-        atomic_write_text(self.rundir.config, OmegaConf.to_yaml(self.cfg, resolve=True))
+        # the resolved config of this (re)start, beside the results it produces (values
+        # from the environment — licences, tokens — left as written, never resolved)
+        atomic_write_text(self.rundir.config, recorded_yaml(self.cfg))
         # log lines go through tqdm while progress bars are drawn, not across them
         console = logging.getLogger() if log.propagate else log
         bars = logging_redirect_tqdm(loggers=[console]) if self.cfg.progress \

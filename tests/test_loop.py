@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
+from omegaconf import OmegaConf, open_dict
 
 from raygen.config.schema import ModelDeviJob, RaygenConfig, SystemConfig
 from raygen.loop import ConcurrentLearning, LoopParts
@@ -210,3 +210,19 @@ def test_late_labels_join_the_next_training_and_the_last_ones_the_final_one(tmp_
     assert [e["iteration"] for e in joined["collected"]] == [1]  # iteration 1's late one
     ctx = ConcurrentLearning(_cfg(tmp_path, [{}, {}]), _parts(FakeSteps(PLAN))).ctx
     assert late_labels.pending(ctx, 3) == []  # every late label was taken in
+
+
+def test_values_from_the_environment_are_not_written_resolved_into_raygen_yaml(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("RAYGEN_TEST_LICENSE", "s3cret-licence-key")
+    cfg = _cfg(tmp_path, [{}])
+    with open_dict(cfg):  # any key: a labeler's licence, a token
+        cfg.workdir_note = "${oc.env:RAYGEN_TEST_LICENSE}"
+        cfg.copy_of_it = "--key ${workdir_note}"
+    _run(cfg, FakeSteps(PLAN))
+    text = (tmp_path / "run" / "raygen.yaml").read_text()
+    assert "s3cret" not in text
+    assert "${oc.env:RAYGEN_TEST_LICENSE}" in text and "--key ${workdir_note}" in text
+    assert f"workdir: {tmp_path / 'run'}" in text  # everything else resolved
+    saved = OmegaConf.load(tmp_path / "run" / "raygen.yaml")
+    assert saved.copy_of_it == "--key s3cret-licence-key"  # still resolves when read back

@@ -57,6 +57,41 @@ def ray_processes_of(job: int) -> list[str]:
     return found
 
 
+STRANGER = """
+import ray, sys
+try:
+    ray.init(address=sys.argv[1], log_to_driver=False)
+    print("RAN", ray.get(ray.remote(lambda: 1).remote(), timeout=30))
+except Exception as err:
+    print("REFUSED", type(err).__name__)
+"""
+
+
+def as_stranger(address: str, tmp_path: Path, **env) -> str:
+    """What another user's process (no token of this job: an empty HOME) gets when it
+    connects to the job's Ray and submits a task."""
+    home = tmp_path / "stranger_home"
+    home.mkdir(exist_ok=True)
+    proc = subprocess.run([sys.executable, "-c", STRANGER, address], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path,
+                          env={"PATH": os.environ["PATH"], "HOME": str(home), **env})
+    return proc.stdout
+
+
+def environ_of(cmd_pattern: str) -> list[dict]:
+    out = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if cmd_pattern not in cmd:
+                continue
+            raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        out.append(dict(kv.decode(errors="replace").split("=", 1) for kv in raw if b"=" in kv))
+    return out
+
+
 def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
     # 1. a whole (tiny) run
     run = tmp_path / "run1"
@@ -83,6 +118,19 @@ def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
     models = {p: p.stat().st_mtime_ns
               for p in run.glob("iter.000000/00.train/graph.[0-9][0-9][0-9].pb")}
     assert len(models) == 4
+    # closed to strangers: the job's Ray requires its own token, which is in its
+    # processes' environment and on no command line
+    address = re.search(r"Ray head on \S+ \((\S+)\)",
+                        (tmp_path / f"slurm-{job}.out").read_text()).group(1)
+    assert as_stranger(address, tmp_path).startswith("REFUSED")
+    assert as_stranger(address, tmp_path, RAY_AUTH_MODE="token",
+                       RAY_AUTH_TOKEN="0" * 64).startswith("REFUSED")
+    envs = environ_of(f"/tmp/rgt/ray_{job}")
+    tokens = {e.get("RAY_AUTH_TOKEN") for e in envs}
+    assert envs and len(tokens) == 1 and None not in tokens and {e["RAY_AUTH_MODE"]
+                                                                  for e in envs} == {"token"}
+    token = tokens.pop()
+    assert len(token) >= 32 and not any(token in c for c in ray_processes_of(job))
     cancelled = time.time()
     subprocess.run(["scancel", str(job)], env=slurm, check=True)
     wait_gone(slurm, job, 120)
