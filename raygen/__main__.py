@@ -7,7 +7,22 @@ input: exit 2 before anything starts; a failed run: exit 1; an interrupt: exit
 
 from __future__ import annotations
 
-import os
+if __name__ == "__main__":  # python -m raygen: a signal is a clean stop from the start
+    import os
+
+    from raygen.state.stop import stop_on_signals
+
+    stop_on_signals()
+    # Ray's core worker installs absl's failure-signal handler in the driver, which
+    # catches SIGTERM too (a stack dump, then SIGABRT: exit 134) before Python's handler
+    # is back; Ray reads this switch once, when imported: for this process only, not
+    # for the Ray processes it starts (their crash dumps stay on).
+    os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = "1"
+    import ray._private.ray_constants  # noqa: F401
+
+    del os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"]
+
+import os  # noqa: E402 - after the signal handlers, before the slow imports
 import sys
 import traceback
 from pathlib import Path
@@ -203,6 +218,9 @@ _STARTED = False  # set once a composed config reaches raygen (Hydra's own error
 
 
 def main() -> None:
+    from raygen.state.stop import stop_on_signals
+
+    stop_on_signals()  # a SIGTERM while the config is checked or Ray starts: a clean stop
     problems = check_user_yaml(sys.argv[1:])
     if problems:
         print("raygen: invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems),

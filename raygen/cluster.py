@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -14,6 +16,7 @@ from typing import Any, Optional
 import ray
 
 from raygen.errors import RunError
+from raygen.state.stop import POLL_S, check_stop
 
 log = logging.getLogger("raygen")
 
@@ -83,6 +86,25 @@ def private_auth_token(create: bool) -> None:
         Config.initialize("")
 
 
+@contextlib.contextmanager
+def _own_sigterm_handler():
+    """Keep raygen's SIGTERM handler (a flag) while ``ray.init`` runs. Ray replaces it
+    with one that calls ``sys.exit`` wherever the signal lands — inside ray.init that
+    left a half-started core worker that crashed the process at exit (SIGSEGV/SIGABRT
+    instead of a clean stop). Ray's hook (``ray._private.utils.set_sigterm_handler``)
+    is skipped for that call only; where it is missing, nothing is changed."""
+    import ray._private.utils as ray_utils
+
+    keep = getattr(ray_utils, "set_sigterm_handler", None)
+    if keep is not None and signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None):
+        ray_utils.set_sigterm_handler = lambda handler: None
+    try:
+        yield
+    finally:
+        if keep is not None:
+            ray_utils.set_sigterm_handler = keep
+
+
 def connect(cluster) -> bool:
     """Connect to ``cluster.address`` or start a local Ray; True if we started it."""
     if ray.is_initialized():
@@ -90,14 +112,22 @@ def connect(cluster) -> bool:
     private_auth_token(create=not cluster.address)
     if cluster.address:
         probe_address(str(cluster.address))
+    check_stop()
     try:
+        with _own_sigterm_handler():
+            if cluster.address:
+                ray.init(address=cluster.address, log_to_driver=False)
+            else:
+                ray.init(num_cpus=cluster.num_cpus, num_gpus=cluster.num_gpus,
+                         include_dashboard=False, log_to_driver=False)
         if cluster.address:
-            ray.init(address=cluster.address, log_to_driver=False)
             log.info("connected to Ray cluster at %s: %s", cluster.address,
                      ray.cluster_resources())
             return True
-        ray.init(num_cpus=cluster.num_cpus, num_gpus=cluster.num_gpus,
-                 include_dashboard=False, log_to_driver=False)
+    except SystemExit as err:  # Ray's own SIGTERM handler after all: stop cleanly
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+        raise KeyboardInterrupt(f"signal {err.code} while Ray started") from None
     except (ConnectionError, TimeoutError, RuntimeError, ValueError) as err:
         where = f"cluster.address={cluster.address}" if cluster.address else "a local Ray"
         raise RunError(f"cannot start or reach {where}: {str(err).splitlines()[0]}; "
@@ -221,11 +251,6 @@ def fits_together(workers: Iterable[tuple[Any, int]]) -> bool:
     return cpus <= total.get("CPU", 0) + 1e-9 and gpus <= total.get("GPU", 0) + 1e-9
 
 
-# Every blocking wait of the driver wakes up this often, so that SIGINT/SIGTERM
-# (Ctrl-C, scancel, a Slurm time limit) stop a run within about a second.
-POLL_S = 1.0
-
-
 def wait_one(refs: list, describe: Optional[Callable[[], str]] = None,
              stall_s: Optional[float] = None) -> ray.ObjectRef:
     """The first of ``refs`` to finish (interruptible). When nothing finishes for
@@ -233,6 +258,7 @@ def wait_one(refs: list, describe: Optional[Callable[[], str]] = None,
     the cluster's free resources, and again every ``stall_s``."""
     last = time.monotonic()
     while True:
+        check_stop()
         done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_S)
         if done:
             return done[0]
@@ -249,6 +275,7 @@ def get(refs):
     many = isinstance(refs, list)
     pending = list(refs) if many else [refs]
     while pending:
+        check_stop()
         _, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
     return ray.get(refs)
 
@@ -256,6 +283,7 @@ def get(refs):
 def next_result(pool: ray.util.ActorPool):
     """``pool.get_next_unordered()``, interruptible."""
     while True:
+        check_stop()
         try:
             return pool.get_next_unordered(timeout=POLL_S)
         except TimeoutError:

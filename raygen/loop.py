@@ -15,9 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -40,6 +38,7 @@ from raygen.state.context import RunContext
 from raygen.state.lock import RunLock
 from raygen.state.record import phase_steps, record_step, resume_point, roll_back
 from raygen.state.schedule import job_of_iteration, stage_of
+from raygen.state.stop import check_stop, restore_signals, stop_on_signals
 from raygen.state.verify import first_inconsistent_step
 from raygen.state.workdir import RunDir
 from raygen.steps import final_train, late_labels
@@ -68,17 +67,6 @@ def setup_logging(logfile: Path) -> None:
         log.propagate = False
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _sigterm_as_interrupt():
-    """SIGTERM (scancel, a Slurm time limit, kill) stops the run like Ctrl-C."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _interrupt)
-
-
 @contextlib.contextmanager
 def ray_runtime(ctx: RunContext, loop: bool) -> Iterator[None]:
     """Ray for the run (started here, or the cluster joined) and, when the loop runs
@@ -86,8 +74,9 @@ def ray_runtime(ctx: RunContext, loop: bool) -> Iterator[None]:
     started here is stopped on the way out."""
     cfg = ctx.cfg
     started = connect(cfg.cluster)
-    previous = None
+    previous = stop_on_signals()  # again: ray.init sets its own SIGTERM handler
     try:
+        check_stop()
         if loop:
             check_feasible(cfg.cluster)
             if cfg.cluster.address:
@@ -96,7 +85,6 @@ def ray_runtime(ctx: RunContext, loop: bool) -> Iterator[None]:
                 ctx.lanes = LanePool(cfg, ctx.type_map, ctx.backend)
                 log.info("training, MD and deviations on %d warm lanes (cluster.lanes)",
                          lane_count(cfg.cluster))
-            previous = _sigterm_as_interrupt()  # after ray.init, which sets its own
         yield
     finally:
         if ctx.lanes is not None:
@@ -104,8 +92,7 @@ def ray_runtime(ctx: RunContext, loop: bool) -> Iterator[None]:
             ctx.lanes = None
         if started:
             ray.shutdown()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        restore_signals(previous)
 
 
 ResumeCheck = Callable[[RunContext, int, int, ModelDeviJob], Optional[int]]
@@ -225,6 +212,7 @@ class ConcurrentLearning:
         """Run step ``jj`` of iteration ``ii``, add its wall time to the iteration's
         timings, run ``then``, and only then record it as finished."""
         step: Step = self.steps[jj]
+        check_stop()  # a stop asked for during the last step's bookkeeping
         start = time.perf_counter()
         step.run(self.ctx, ii, job)
         self.ctx.record_time(ii, step.name, time.perf_counter() - start)

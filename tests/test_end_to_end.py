@@ -285,6 +285,25 @@ def test_sigterm_stops_the_run_promptly_and_cleanly(tmp_path):
     assert last_record(run / "record.raygen", 9) in (None, (0, 0))
 
 
+@pytest.mark.parametrize("after_s", [1.0, 2.5, 4.0])
+def test_sigterm_while_starting_is_a_clean_stop_too(tmp_path, after_s):
+    """A SIGTERM while the config is checked or Ray starts (Ray's own handler is in place
+    then): exit 130 with raygen's line, not Ray's stack dump or a bare 143/134."""
+    run = tmp_path / "run"
+    proc = subprocess.Popen(raygen_cmd(run, "max_iter=1"), cwd=tmp_path, env=env_for(tmp_path),
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(after_s)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "raygen: interrupted; finished work is kept" in err and "Traceback" not in err
+    deadline = time.time() + 30
+    while processes_in(run) and time.time() < deadline:
+        time.sleep(0.5)
+    assert processes_in(run) == []
+
+
 def worker_pids(name: str) -> list[int]:
     """PIDs of Ray worker processes running actor class ``name`` (by process title)."""
     found = []

@@ -72,9 +72,12 @@ def as_stranger(address: str, tmp_path: Path, **env) -> str:
     connects to the job's Ray and submits a task."""
     home = tmp_path / "stranger_home"
     home.mkdir(exist_ok=True)
-    proc = subprocess.run([sys.executable, "-c", STRANGER, address], capture_output=True,
-                          text=True, timeout=120, cwd=tmp_path,
-                          env={"PATH": os.environ["PATH"], "HOME": str(home), **env})
+    try:
+        proc = subprocess.run([sys.executable, "-c", STRANGER, address], capture_output=True,
+                              text=True, timeout=40, cwd=tmp_path,
+                              env={"PATH": os.environ["PATH"], "HOME": str(home), **env})
+    except subprocess.TimeoutExpired:  # a wrong token: Ray's client retries, never in
+        return "REFUSED (no connection within 40 s)"
     return proc.stdout
 
 
