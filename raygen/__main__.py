@@ -78,7 +78,11 @@ def _log_traceback(workdir: str) -> str:
         with open(logfile, "a") as fh:
             fh.write(traceback.format_exc())
         return str(logfile)
-    except OSError:
+    except OSError as err:
+        import errno
+
+        if err.errno == errno.ENOSPC:  # the disk is full: no traceback on the terminal
+            return "nowhere (the disk is full)"
         traceback.print_exc()
         return "the output above"
 
@@ -103,23 +107,32 @@ def _main(cfg: DictConfig) -> None:
         print("raygen: interrupted; finished work is kept in "
               f"{cfg.workdir}: run the same command to resume", file=sys.stderr)
         sys.exit(130)
-    except RunError as err:
+    except Exception as err:  # noqa: BLE001 - one line for the user, traceback in the log
         where = _log_traceback(cfg.workdir)
-        print(f"raygen: {err}\nraygen: finished work is kept in {cfg.workdir}; details in "
-              f"{where}", file=sys.stderr)
+        print(failure_lines(err, cfg.workdir, where), file=sys.stderr)
         sys.exit(1)
-    except PermissionError as err:
-        where = _log_traceback(cfg.workdir)
-        print(f"raygen: cannot write {err.filename}: {err.strerror}; choose a run "
-              f"directory you can write (workdir=...); details in {where}", file=sys.stderr)
-        sys.exit(1)
-    except Exception as err:  # noqa: BLE001 - anything else: one line, traceback in the log
-        where = _log_traceback(cfg.workdir)
-        first = str(err).splitlines()[0] if str(err) else ""
-        print(f"raygen: the run stopped: {type(err).__name__}: {first}"
-              f"\nraygen: finished work is kept in {cfg.workdir}; the traceback is in {where}; "
-              "run the same command to resume once the cause is fixed", file=sys.stderr)
-        sys.exit(1)
+
+
+def failure_lines(err: BaseException, workdir: str, where: str) -> str:
+    """What a user reads when a run stops on ``err``: what failed and what to do."""
+    import errno
+
+    from raygen.errors import no_space
+
+    kept = f"raygen: finished work is kept in {workdir}"
+    if "No space left on device" in str(err) and "no space left on device in" not in str(err):
+        return f"raygen: {no_space(workdir, str(err))}\n{kept}; details in {where}"
+    if isinstance(err, RunError):
+        return f"raygen: {err}\n{kept}; details in {where}"
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        full = no_space(err.filename or workdir, "No space left on device")
+        return f"raygen: writing {err.filename or workdir}: {full}\n{kept}; details in {where}"
+    if isinstance(err, PermissionError):
+        return (f"raygen: cannot write {err.filename}: {err.strerror}; choose a run "
+                f"directory you can write (workdir=...); details in {where}")
+    first = str(err).splitlines()[0] if str(err) else ""
+    return (f"raygen: the run stopped: {type(err).__name__}: {first}\n{kept}; the traceback "
+            f"is in {where}; run the same command to resume once the cause is fixed")
 
 
 def _config_dirs(argv: list[str]) -> list[Path]:

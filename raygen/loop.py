@@ -141,9 +141,15 @@ class ConcurrentLearning:
         return job_of_iteration(self.jobs, ii, self.converged)
 
     def finished(self) -> bool:
-        """The final ensemble is in ``models/``: the run has nothing left to do."""
-        return all(self.rundir.final_graph(m, self.ctx.backend).exists()
-                   for m in range(self.cfg.train.numb_models))
+        """The final ensemble is in ``models/``, each model as it was written: the run
+        has nothing left to do. A damaged one is said, and the run publishes again."""
+        if not all(self.rundir.final_graph(m, self.ctx.backend).exists()
+                   for m in range(self.cfg.train.numb_models)):
+            return False
+        bad = final_train.damaged(self.ctx)
+        for why in bad:
+            log.warning("final models: %s; publishing them again", why)
+        return not bad
 
     # -- the run -----------------------------------------------------------------
     def run(self) -> list[dict]:

@@ -226,3 +226,18 @@ def test_values_from_the_environment_are_not_written_resolved_into_raygen_yaml(
     assert f"workdir: {tmp_path / 'run'}" in text  # everything else resolved
     saved = OmegaConf.load(tmp_path / "run" / "raygen.yaml")
     assert saved.copy_of_it == "--key s3cret-licence-key"  # still resolves when read back
+
+
+def test_a_finished_run_does_not_vouch_for_a_damaged_model(tmp_path, caplog):
+    cfg = _cfg(tmp_path, [{}, {}])
+    _run(cfg, FakeSteps(PLAN))
+    models = tmp_path / "run" / "models"
+    manifest = json.loads((models / "manifest.json").read_text())
+    assert set(manifest) == {f"graph.{m:03d}.pb" for m in range(N_MODELS)}
+    good = (models / "graph.000.pb").read_bytes()
+    (models / "graph.000.pb").write_bytes(good[:5])  # truncated
+    again = FakeSteps(PLAN)
+    _run(cfg, again)
+    assert again.done == []  # nothing trained again: the model is published again
+    assert (models / "graph.000.pb").read_bytes() == good
+    assert "graph.000.pb: 5 bytes" in caplog.text and "publishing them again" in caplog.text

@@ -31,6 +31,8 @@ from raygen.actors.threads import set_threads
 from raygen.atomic import atomic_write_text
 from raygen.cluster import placement_info
 from raygen.config.backend import checkpoint_name, dp_flag, frozen_name, has_checkpoint
+from raygen.errors import no_space
+from raygen.labelers.kit import tail
 from raygen.results import TrainResult
 from raygen.state.workdir import TRAIN_INPUT, compress_work_dir
 
@@ -84,14 +86,18 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
         log.write(f"$ dp {' '.join(args)}\n")
     code = run_dp(args, task_dir, task_dir / TRAIN_LOG, runner)
     if code != 0:
-        raise RuntimeError(f"dp train failed in {task_dir} (exit {code}); "
+        full = no_space(task_dir, tail(task_dir / TRAIN_LOG, 30))
+        raise RuntimeError(f"dp train failed in {task_dir} (exit {code}): {full}" if full
+                           else f"dp train failed in {task_dir} (exit {code}); "
                            f"see {task_dir / TRAIN_LOG}")
     t_train = time.perf_counter() - start
     (task_dir / FREEZE_LOG).unlink(missing_ok=True)
     code = run_dp([dp_flag(backend), "freeze", "-o", frozen_name(backend)], task_dir,
                   task_dir / FREEZE_LOG, runner)
     if code != 0:
-        raise RuntimeError(f"dp freeze failed in {task_dir} (exit {code}); "
+        full = no_space(task_dir, tail(task_dir / FREEZE_LOG, 30))
+        raise RuntimeError(f"dp freeze failed in {task_dir} (exit {code}): {full}" if full
+                           else f"dp freeze failed in {task_dir} (exit {code}); "
                            f"see {task_dir / FREEZE_LOG}")
     tmp = graph_path.with_name(f".{graph_path.name}.tmp")
     shutil.copyfile(task_dir / frozen_name(backend), tmp)

@@ -105,3 +105,45 @@ def count_frames(system_dirs: Iterable[Path]) -> int:
         for box in Path(d).glob("set.*/box.npy"):
             total += np.load(box, mmap_mode="r").shape[0]
     return total
+
+
+def label_set_problem(system_dir: Path) -> str | None:
+    """What is wrong with one deepmd/npy system a training would read (None: it reads
+    as deepmd-kit expects): ``type.raw`` and every ``set.*`` array loadable, frame
+    counts equal across arrays, shapes matching the atom count, values finite. Names
+    the file. (``dp train`` itself fails on such data naming none.)"""
+    d = Path(system_dir)
+    try:
+        types = np.loadtxt(d / "type.raw", dtype=int, ndmin=1)
+    except (OSError, ValueError) as err:
+        return f"{d / 'type.raw'}: unreadable ({str(err).splitlines()[0][:120]})"
+    natoms = types.size
+    if natoms == 0:
+        return f"{d / 'type.raw'}: no atoms"
+    sets = sorted(d.glob("set.*"))
+    if not sets:
+        return f"{d}: no set.* folder"
+    shapes = {"box": 9, "coord": 3 * natoms, "energy": 1, "force": 3 * natoms,
+              "virial": 9}
+    for s in sets:
+        frames = None
+        for name, width in shapes.items():
+            f = s / f"{name}.npy"
+            if not f.exists():
+                if name == "virial":
+                    continue
+                return f"{f}: missing"
+            try:
+                arr = np.load(f, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as err:
+                return f"{f}: unreadable ({str(err).splitlines()[0][:120]})"
+            n = arr.shape[0] if arr.ndim else 0
+            if arr.size != n * width or n == 0:
+                return (f"{f}: shape {arr.shape} does not fit {natoms} atoms "
+                        f"({width} values per frame)")
+            if frames is not None and n != frames:
+                return f"{f}: {n} frames, the other arrays of {s.name} have {frames}"
+            frames = n
+            if not np.all(np.isfinite(arr)):
+                return f"{f}: holds NaN or infinite values"
+    return None

@@ -23,6 +23,7 @@
     <workdir>/iter.000000/summary.json, timings.json
     <workdir>/models/graph.000.pb                         the final ensemble
     <workdir>/models/final_train.json                     which training made them
+    <workdir>/models/manifest.json                        size and SHA-256 of each model
     <workdir>/final/<settings hash>/000/, graph.000.pb    the production training
                                                           (train.final), final_train.json
     <workdir>/props/props.json, props.md, *.png, cache/  the property tests
@@ -170,6 +171,11 @@ class RunDir:
 
     def late_data_all(self, ii: int) -> list[Path]:
         return sorted(self.train(ii).glob("data.late.[0-9][0-9][0-9]"))
+
+    @property
+    def models_manifest(self) -> Path:
+        """Size and SHA-256 of each published model, written with them."""
+        return self.models / "manifest.json"
 
     def final_graph(self, member: int, backend: str) -> Path:
         return self.models / graph_name(member, backend)

@@ -22,10 +22,12 @@ from typing import Optional
 from raygen.atomic import atomic_write_json
 from raygen.config.backend import checkpoint_name, has_checkpoint
 from raygen.config.merge import deep_merge, plain
+from raygen.errors import RunError
 from raygen.science.dataset import count_frames
 from raygen.science.training_input import make_training_input
 from raygen.state.context import RunContext
 from raygen.state.workdir import FINAL_TRAIN_RECORD
+from raygen.steps import label_sets
 from raygen.steps.train import MemberTraining, train_members, training_systems
 
 log = logging.getLogger("raygen")
@@ -76,6 +78,8 @@ def run(ctx: RunContext, final_iter: int) -> list[Path]:
     assert want is not None
     root = final_dir(ctx, want)
     systems = training_systems(ctx, final_iter)
+    if label_sets.repair(ctx, systems):
+        systems = training_systems(ctx, final_iter)
     graphs = [root / ctx.rundir.final_graph(m, ctx.backend).name
               for m in range(ctx.cfg.train.numb_models)]
     todo = []
@@ -107,12 +111,53 @@ def publish(ctx: RunContext, final_iter: int) -> bool:
     srcs = run(ctx, final_iter) if production else \
         [rd.graph(final_iter, m, ctx.backend) for m in models]
     rd.models.mkdir(exist_ok=True)
+    manifest = {}
     for m, src in zip(models, srcs):
+        if src.stat().st_size == 0:
+            raise RunError(f"{src}: the model to publish is empty; remove it and run the "
+                           "same command again to train it again")
         tmp = rd.models / f".{src.name}.tmp"
         shutil.copyfile(src, tmp)
-        tmp.replace(rd.final_graph(m, ctx.backend))
+        dest = rd.final_graph(m, ctx.backend)
+        manifest[dest.name] = {**fingerprint(tmp), "from": str(src.relative_to(rd.root))}
+        tmp.replace(dest)
+    atomic_write_json(rd.models_manifest, manifest)
     record_in_models(ctx, final_iter, srcs[0].parent if production else None)
     return production
+
+
+def fingerprint(path: Path) -> dict:
+    """Size and SHA-256 of a file, as the manifest of ``models/`` records them."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def damaged(ctx: RunContext) -> list[str]:
+    """What is wrong with the published models (``models/manifest.json`` records each
+    one's size and hash when written): missing, changed, or not vouched for at all."""
+    rd, out = ctx.rundir, []
+    if not rd.models_manifest.exists():
+        return [f"{rd.models_manifest}: missing (models published without one, or it was "
+                "removed)"]
+    try:
+        manifest = json.loads(rd.models_manifest.read_text())
+    except (OSError, ValueError) as err:
+        return [f"{rd.models_manifest}: unreadable ({err})"]
+    for m in range(ctx.cfg.train.numb_models):
+        path = rd.final_graph(m, ctx.backend)
+        want = manifest.get(path.name)
+        if not path.exists():
+            out.append(f"{path}: missing")
+        elif want is None:
+            out.append(f"{path}: not in {rd.models_manifest.name}")
+        elif path.stat().st_size != want["bytes"] or fingerprint(path)["sha256"] != want[
+                "sha256"]:
+            out.append(f"{path}: {path.stat().st_size} bytes, {want['bytes']} when written "
+                       "(truncated or changed)")
+    return out
 
 
 def record_in_models(ctx: RunContext, final_iter: int, src_dir: Optional[Path]) -> None:

@@ -120,6 +120,13 @@ def settle(ctx: RunContext, upto: int) -> None:
             ctx.late_running.pop(_key(e), None)
 
 
+def collected(ctx: RunContext, ii: int) -> list[dict]:
+    """The late tasks whose labels joined iteration ``ii``'s data (``iteration``,
+    ``fp_task``, ``sys_idx``, ``status``)."""
+    path = ctx.rundir.late_labels(ii)
+    return list(_read(path).get("collected", [])) if path.exists() else []
+
+
 def collect(ctx: RunContext, ii: int) -> int:
     """Finished late tasks into ``00.train/data.late.*`` of iteration ``ii`` (once:
     an existing ``late_labels.json`` means it is done). Returns the labels added."""

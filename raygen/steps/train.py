@@ -14,14 +14,14 @@ from raygen.actors.pool import step_pools
 from raygen.cluster import next_result
 from raygen.config.backend import checkpoint_name, has_checkpoint
 from raygen.config.schema import ModelDeviJob
-from raygen.errors import RunError
+from raygen.errors import RunError, no_space
 from raygen.report.progress import bar
 from raygen.results import TrainResult
 from raygen.science.dataset import count_frames, deepmd_systems
 from raygen.science.training_input import make_training_input
 from raygen.state import overhead
 from raygen.state.context import RunContext
-from raygen.steps import late_labels
+from raygen.steps import label_sets, late_labels
 
 log = logging.getLogger("raygen")
 
@@ -50,6 +50,8 @@ def init_model(ctx: RunContext, ii: int, member: int) -> Optional[Path]:
 def make_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
     late_labels.collect(ctx, ii)
     systems = training_systems(ctx, ii)
+    if label_sets.repair(ctx, systems):  # checked before deepmd-kit reads them
+        systems = training_systems(ctx, ii)
     for m in range(ctx.cfg.train.numb_models):
         ctx.rundir.train_task(ii, m).mkdir(parents=True, exist_ok=True)
         inp = make_training_input(ctx.cfg.train, ctx.type_map, systems, ii, m,
@@ -125,8 +127,10 @@ def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
                 try:
                     result: TrainResult = next_result(pool)
                 except ray.exceptions.RayTaskError as err:
-                    raise RunError(f"{what}: training failed: "
-                                   f"{err.cause if err.cause else err}") from err
+                    cause = err.cause if err.cause else err
+                    full = no_space(todo[0].task_dir, str(cause))
+                    raise RunError(f"{what}: training stopped: {full}" if full else
+                                   f"{what}: training failed: {cause}") from err
                 log.info("%s trained model %03d in %.1f s (%s)", what, result.member,
                          result.total_s, result.rmse_text())
                 seconds[result.member] = result.compute_s or result.total_s

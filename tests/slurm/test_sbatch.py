@@ -74,10 +74,10 @@ def as_stranger(address: str, tmp_path: Path, **env) -> str:
     home.mkdir(exist_ok=True)
     try:
         proc = subprocess.run([sys.executable, "-c", STRANGER, address], capture_output=True,
-                              text=True, timeout=40, cwd=tmp_path,
+                              text=True, timeout=20, cwd=tmp_path,
                               env={"PATH": os.environ["PATH"], "HOME": str(home), **env})
     except subprocess.TimeoutExpired:  # a wrong token: Ray's client retries, never in
-        return "REFUSED (no connection within 40 s)"
+        return "REFUSED (no connection within 20 s)"
     return proc.stdout
 
 
@@ -110,7 +110,7 @@ def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
 
     # 2. cancelled during the MD of iteration 0, then resubmitted
     run = tmp_path / "run2"
-    args = (f"workdir={run}", "max_iter=1", "progress=false", "explore.jobs.0.nsteps=3000")
+    args = (f"workdir={run}", "max_iter=1", "progress=false", "explore.jobs.0.nsteps=4000")
     job = sbatch(slurm, tmp_path, *args)
     md = run / "iter.000000" / "01.model_devi"
     deadline = time.time() + 900
@@ -123,17 +123,18 @@ def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
     assert len(models) == 4
     # closed to strangers: the job's Ray requires its own token, which is in its
     # processes' environment and on no command line
-    address = re.search(r"Ray head on \S+ \((\S+)\)",
-                        (tmp_path / f"slurm-{job}.out").read_text()).group(1)
-    assert as_stranger(address, tmp_path).startswith("REFUSED")
-    assert as_stranger(address, tmp_path, RAY_AUTH_MODE="token",
-                       RAY_AUTH_TOKEN="0" * 64).startswith("REFUSED")
     envs = environ_of(f"/tmp/rgt/ray_{job}")
     tokens = {e.get("RAY_AUTH_TOKEN") for e in envs}
     assert envs and len(tokens) == 1 and None not in tokens and {e["RAY_AUTH_MODE"]
                                                                   for e in envs} == {"token"}
     token = tokens.pop()
     assert len(token) >= 32 and not any(token in c for c in ray_processes_of(job))
+    address = re.search(r"Ray head on \S+ \((\S+)\)",
+                        (tmp_path / f"slurm-{job}.out").read_text()).group(1)
+    assert as_stranger(address, tmp_path).startswith("REFUSED")
+    assert as_stranger(address, tmp_path, RAY_AUTH_MODE="token",
+                       RAY_AUTH_TOKEN="0" * 64).startswith("REFUSED")
+    assert state(slurm, job) != "GONE", "the MD outlasted the checks above"
     cancelled = time.time()
     subprocess.run(["scancel", str(job)], env=slurm, check=True)
     wait_gone(slurm, job, 120)

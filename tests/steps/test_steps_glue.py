@@ -139,3 +139,59 @@ def test_failure_budget_stops_the_run_after_keeping_the_converged_labels(ctx):
     kept = json.loads(ctx.rundir.collected(0).read_text())
     assert kept["labels_added"] == len(tasks) - 1
     assert any(ctx.rundir.fp_data_all(0))
+
+
+def labelled_iteration(ctx):
+    from ase.io import read
+    job = ctx.cfg.explore.jobs[0]
+    post_model_devi(ctx, 0, job)
+    make_fp(ctx, 0, job)
+    for t in fp_tasks(ctx, 0):
+        d = ctx.rundir.fp_task_dir(0, t["fp_task"])
+        label_frame(ctx.cfg.label, read(d / FRAME_FILE), str(d))
+    post_fp(ctx, 0)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "shape", "nan"])
+def test_a_damaged_label_set_is_named_set_aside_and_made_again_from_its_labels(ctx, damage):
+    from raygen.science.dataset import deepmd_systems, label_set_problem
+    from raygen.steps import label_sets
+    from raygen.steps.train import training_systems
+
+    labelled_iteration(ctx)
+    systems = training_systems(ctx, 1)
+    assert systems and all(label_set_problem(s) is None for s in systems)
+    before = {s: np.load(next(s.glob("set.*")) / "force.npy") for s in systems}
+    victim = next(systems[0].glob("set.*")) / "force.npy"
+    if damage == "truncate":
+        victim.write_bytes(victim.read_bytes()[:100])
+    elif damage == "shape":
+        np.save(victim, np.zeros((3, 5)))
+    else:
+        arr = np.load(victim)
+        arr[0, 0] = np.nan
+        np.save(victim, arr)
+    why = label_set_problem(systems[0])
+    assert why is not None and why.startswith(str(victim))
+    assert label_sets.repair(ctx, systems) is True
+    again = training_systems(ctx, 1)
+    assert again == systems and all(label_set_problem(s) is None for s in again)
+    for s in again:  # the same labels, from the tasks' stored outcomes (no DFT)
+        assert np.allclose(np.load(next(s.glob("set.*")) / "force.npy"), before[s])
+    aside = [p for p in ctx.rundir.fp(0).iterdir() if ".damaged." in p.name]
+    assert len(aside) == 1 and deepmd_systems(aside[0])  # kept, beside it
+    assert label_sets.repair(ctx, again) is False
+
+
+def test_damaged_given_data_stops_the_run_naming_it(ctx, tmp_path):
+    from raygen.steps import label_sets
+
+    labelled_iteration(ctx)
+    given = tmp_path / "given" / "sys"
+    import shutil
+    shutil.copytree(ctx.rundir.fp_data_all(0)[0], tmp_path / "given")
+    sysdir = next((tmp_path / "given").rglob("type.raw")).parent
+    (next(sysdir.glob("set.*")) / "energy.npy").write_bytes(b"not numpy")
+    with pytest.raises(RunError, match="init.data: .*energy.npy: unreadable"):
+        label_sets.repair(ctx, [sysdir])
+    assert given.parent.exists()
