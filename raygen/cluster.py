@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -105,8 +108,74 @@ def _own_sigterm_handler():
             ray_utils.set_sigterm_handler = keep
 
 
-def connect(cluster) -> bool:
-    """Connect to ``cluster.address`` or start a local Ray; True if we started it."""
+def local_ray_dir(workdir) -> Path:
+    """The temp dir of the local Ray a run starts: one per run directory (short, for
+    Ray's socket paths), so that what a killed driver left behind is recognisable as
+    this run's, and nobody else's."""
+    digest = hashlib.sha256(str(Path(workdir).resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"raygen_{digest}"
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        return ""
+
+
+def _uses(pid: str, pattern: re.Pattern) -> bool:
+    """Whether process ``pid`` names the directory in its command line, or holds a
+    file open below it (Ray's agents retitle themselves ``ray::DashboardAgent``, but
+    keep their session's log files open)."""
+    if pattern.search(_cmdline(pid)):
+        return True
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if pattern.search(os.readlink(f"/proc/{pid}/fd/{fd}")):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def end_leftovers(ray_dir: Path) -> list[int]:
+    """End the processes of an earlier local Ray of this run (a driver killed with
+    ``kill -9`` leaves Ray's dashboard and runtime-env agents running, ~180 MB, deaf to
+    SIGTERM): those of this user that name ``ray_dir`` or hold files below it. Their
+    pids. Another run's Ray (its own dir) is never touched."""
+    if not Path("/proc").is_dir():
+        return []
+    pattern = re.compile(re.escape(str(ray_dir)) + r"(/|\s|$)")
+    me, mine = os.getpid(), os.getuid()
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == me:
+            continue
+        try:
+            if os.stat(f"/proc/{pid}").st_uid != mine:
+                continue
+        except OSError:
+            continue
+        if _uses(pid, pattern):
+            found.append(int(pid))
+    for pid in found:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if found:
+        log.warning("ended %d process(es) an earlier run of this directory left behind "
+                    "(its local Ray, %s)", len(found), ray_dir)
+    return found
+
+
+def connect(cluster, workdir=None) -> bool:
+    """Connect to ``cluster.address`` or start a local Ray (for run directory
+    ``workdir``: in its own temp dir, after ending what an earlier, killed start of
+    it left behind); True if we started it."""
     if ray.is_initialized():
         return False
     private_auth_token(create=not cluster.address)
@@ -118,8 +187,13 @@ def connect(cluster) -> bool:
             if cluster.address:
                 ray.init(address=cluster.address, log_to_driver=False)
             else:
+                extra = {}
+                if workdir is not None:
+                    ray_dir = local_ray_dir(workdir)
+                    end_leftovers(ray_dir)  # the run's lock is held: none is alive
+                    extra["_temp_dir"] = str(ray_dir)
                 ray.init(num_cpus=cluster.num_cpus, num_gpus=cluster.num_gpus,
-                         include_dashboard=False, log_to_driver=False)
+                         include_dashboard=False, log_to_driver=False, **extra)
         if cluster.address:
             log.info("connected to Ray cluster at %s: %s", cluster.address,
                      ray.cluster_resources())

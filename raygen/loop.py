@@ -73,7 +73,7 @@ def ray_runtime(ctx: RunContext, loop: bool) -> Iterator[None]:
     on a workstation, its warm lanes; SIGTERM stops the run like Ctrl-C. Everything
     started here is stopped on the way out."""
     cfg = ctx.cfg
-    started = connect(cfg.cluster)
+    started = connect(cfg.cluster, ctx.rundir.root)
     previous = stop_on_signals()  # again: ray.init sets its own SIGTERM handler
     try:
         check_stop()

@@ -304,6 +304,57 @@ def test_sigterm_while_starting_is_a_clean_stop_too(tmp_path, after_s):
     assert processes_in(run) == []
 
 
+def holding_files_below(root: Path) -> list[int]:
+    """PIDs of this user's processes with a file open below ``root``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            continue
+        if any(link.startswith(f"{root}/") for link in links):
+            found.append(int(pid))
+    return found
+
+
+def test_a_restart_ends_what_a_killed_driver_left_behind_and_nothing_else(tmp_path):
+    """kill -9 of the driver alone leaves Ray's agents running (ppid 1, deaf to
+    SIGTERM); the next start of the same run directory ends them, and never another
+    run's Ray."""
+    from raygen.cluster import local_ray_dir
+
+    run = tmp_path / "run"
+    proc = subprocess.Popen(raygen_cmd(run, "max_iter=1"), cwd=tmp_path, env=env_for(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(lambda: any((run / "iter.000000" / "00.train").glob("00*/lcurve.out")),
+                    proc)
+    proc.kill()  # the driver only
+    proc.wait()
+    ray_dir = local_ray_dir(run)
+    time.sleep(8)
+    left = holding_files_below(ray_dir)
+    assert left, "nothing was left behind to end"
+    other_dir = local_ray_dir(tmp_path / "another_run")
+    other_dir.mkdir(parents=True, exist_ok=True)
+    other = subprocess.Popen(["bash", "-c", f'exec 3>"{other_dir}/x.log"; '
+                              f'exec -a "ray::DashboardAgent" sleep 300'])
+    near = subprocess.Popen(["bash", "-c", f'exec -a "agent --temp-dir={ray_dir}x" sleep 300'])
+    try:
+        again = subprocess.run(raygen_cmd(run, "max_iter=0"), cwd=tmp_path,
+                               env=env_for(tmp_path), capture_output=True, text=True,
+                               timeout=600)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert "an earlier run of this directory left behind" in again.stderr
+        time.sleep(1)
+        assert [p for p in left if Path(f"/proc/{p}").exists()
+                and b"zombie" not in Path(f"/proc/{p}/status").read_bytes().lower()] == []
+        assert other.poll() is None and near.poll() is None, "another run's process was hit"
+    finally:
+        for p in (other, near):
+            p.kill()
+            p.wait()
+
+
 def worker_pids(name: str) -> list[int]:
     """PIDs of Ray worker processes running actor class ``name`` (by process title)."""
     found = []
