@@ -231,6 +231,10 @@ _STARTED = False  # set once a composed config reaches raygen (Hydra's own error
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["new"]:  # raygen new NAME STRUCTURES...: a starting experiment
+        from raygen.cli.new import main as new
+
+        sys.exit(new(sys.argv[2:]))
     from raygen.state.stop import stop_on_signals
 
     stop_on_signals()  # a SIGTERM while the config is checked or Ray starts: a clean stop

@@ -176,11 +176,27 @@ class CompareMembers(Callback):
     """At the end of a sweep, one table of its members (and ``sweep.json`` in the
     common run directory)."""
 
+    def on_multirun_start(self, config, **kwargs) -> None:
+        # Hydra's sweeper writes multirun.yaml into the sweep dir (the start directory)
+        self._hydra_record = Path(config.hydra.sweep.dir) / "multirun.yaml"
+        self._had_record = self._hydra_record.exists()
+
+    def _tidy(self, common: Path | None) -> None:
+        """Hydra's multirun.yaml into the sweep's run directory, not the start one."""
+        record = getattr(self, "_hydra_record", None)
+        if record is None or self._had_record or not record.exists():
+            return
+        if common is not None:
+            record.replace(common / "multirun.yaml")
+        else:
+            record.unlink()
+
     def on_multirun_end(self, config, **kwargs) -> None:
         import os
         import sys
 
         if not MEMBERS:
+            self._tidy(None)
             return
         keys = swept_keys(sys.argv[1:])
         rows = [member_record(m["workdir"], m["overrides"]) for m in MEMBERS]
@@ -188,6 +204,7 @@ class CompareMembers(Callback):
         common = os.path.commonpath([m["workdir"] for m in MEMBERS])
         Path(common).mkdir(parents=True, exist_ok=True)
         (Path(common) / "sweep.json").write_text(json.dumps(rows, indent=1))
+        self._tidy(Path(common))
         print(f"\nsweep of {len(rows)} members ({Path(common) / 'sweep.json'}):\n{table}",
               flush=True)
 

@@ -676,6 +676,10 @@ class LabelConfig:
     proceed_ratio: float = 1.0
     """fraction of an iteration's labels after which the next iteration starts training; the rest
     join the following one"""
+    check_ensemble: bool = True
+    """after each iteration's labels, test that iteration's ensemble on them: per labelled frame
+    the max force deviation beside the true force error (`02.fp/trust_check.json`, the run
+    report); one model load per iteration"""
 
     @staticmethod
     def problems(lab, cfg, key: str = "label") -> list[str]:

@@ -16,7 +16,10 @@ mean, the same for each model as mean ± spread over models, and the mean
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -119,6 +122,31 @@ def format_scores(rows: dict[str, Score]) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def native_output_to_log():
+    """TensorFlow's, absl's and deepmd-kit's banner lines (oneDNN, CPU features, a
+    missing CUDA runtime, batch-size and thread hints: several dozen lines on a CPU
+    machine) kept off the terminal: file descriptor 2 goes to a temporary file while
+    deepmd-kit loads and evaluates, and that file is printed only if something fails
+    there. Python's own messages and the scores (stdout) are not affected."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("DP_INFER_BATCH_SIZE", "1024")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield tmp
+        except BaseException:
+            os.dup2(saved, 2)
+            tmp.seek(0)
+            sys.stderr.write(tmp.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def model_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
@@ -144,10 +172,12 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as err:
         print(f"raygen: {err}", file=sys.stderr)
         return 2
-    from deepmd.infer import DeepPot
+    with native_output_to_log() as captured:
+        from deepmd.infer import DeepPot
 
-    models = [DeepPot(str(p)) for p in paths]
-    rows = {name: score(models, system) for name, system in systems.items()}
+        models = [DeepPot(str(p)) for p in paths]
+        rows = {name: score(models, system) for name, system in systems.items()}
+    del captured
     if len(rows) > 1:
         rows["all"] = combine(list(rows.values()))
     print(f"{len(models)} models from {args.models}")
@@ -162,4 +192,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc = main()
+    if rc == 0:  # deepmd-kit's CUDA stubs print two more lines when the process unloads
+        sys.stdout.flush()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    sys.exit(rc)

@@ -24,6 +24,11 @@ class RunInfo:
     deviations: dict[int, np.ndarray] = field(default_factory=dict)  # max_devi_f per frame
     lcurves: dict[int, dict[int, dict[str, np.ndarray]]] = field(default_factory=dict)
     props: Optional[dict[str, Any]] = None
+    # per iteration: frames per (system, T, P); the ensemble on its new labels
+    by_condition: dict[int, list[dict]] = field(default_factory=dict)
+    trust_checks: dict[int, list[dict]] = field(default_factory=dict)
+    init_frames: int = 0
+    system_names: list[str] = field(default_factory=list)
 
 
 def _config(rd: RunDir) -> dict:
@@ -55,6 +60,15 @@ def read_lcurve(path: Path) -> dict[str, np.ndarray]:
         return {}
     arr = np.array(rows)
     return {n: arr[:, k] for k, n in enumerate(names)}
+
+
+def _frames_below(root: Path) -> int:
+    """Labelled frames of the deepmd/npy systems below ``root`` (by their boxes)."""
+    total = 0
+    for box in Path(root).glob("data.*/**/set.*/box.npy"):
+        if ".damaged." not in str(box):
+            total += np.load(box, mmap_mode="r").shape[0]
+    return total
 
 
 def status_of(rd: RunDir, cfg: dict) -> str:
@@ -107,7 +121,13 @@ def read_run(root: Path) -> RunInfo:
                 curves[int(lc.parent.name)] = data
         if curves:
             info.lcurves[ii] = curves
+        for path, into in ((rd.by_condition(ii), info.by_condition),
+                           (rd.trust_check(ii), info.trust_checks)):
+            if path.exists():
+                into[ii] = json.loads(path.read_text())
         ii += 1
+    info.system_names = [str(x.get("name", k)) for k, x in enumerate(cfg.get("systems") or [])]
+    info.init_frames = _frames_below(rd.init) if rd.init.exists() else 0
     props = rd.props_record
     if props.exists():
         info.props = json.loads(props.read_text())

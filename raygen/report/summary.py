@@ -38,6 +38,7 @@ def iteration_summary(ii: int, job_idx: int, stage: int, selection: dict, fp: di
         "accurate_ratio": acc / total if total else 0.0,
         "accurate_pct": pct(acc), "candidate_pct": pct(cand), "failed_pct": pct(fail),
         "labels_added": fp.get("labels_added", 0), "label_status": fp.get("label_status", {}),
+        "labels_retried": fp.get("retried", 0),
         "train_s": train_s, "explore_s": explore_s, "label_s": label_s,
         "total_s": train_s + explore_s + label_s, "stage_converged": converged,
         "systems": systems, "timings": timings,

@@ -217,6 +217,14 @@ class RunDir:
     def fp_task_dir(self, ii: int, name: str) -> Path:
         return self.fp(ii) / name
 
+    def by_condition(self, ii: int) -> Path:
+        """Accurate / candidate / failed frames per (system, T, P) of iteration ``ii``."""
+        return self.fp(ii) / "by_condition.json"
+
+    def trust_check(self, ii: int) -> Path:
+        """Iteration ``ii``'s ensemble on its new labels: deviation vs. true error."""
+        return self.fp(ii) / "trust_check.json"
+
     def fp_data(self, ii: int, sys_idx: int) -> Path:
         return self.fp(ii) / f"data.{sys_idx:03d}"
 

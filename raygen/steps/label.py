@@ -18,7 +18,7 @@ from ase.io import read, write
 
 from raygen.actors.labeling import read_outcome, submit_label
 from raygen.atomic import atomic_write, atomic_write_json
-from raygen.cluster import wait_one
+from raygen.cluster import get, ray_options, wait_one
 from raygen.config.schema import ModelDeviJob
 from raygen.errors import RunError
 from raygen.report.progress import bar
@@ -82,7 +82,31 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
             fdir.mkdir(parents=True, exist_ok=True)
             atomic_write(fdir / FRAME_FILE, lambda tmp, a=atoms: write(tmp, a, format="extxyz"))
     atomic_write_json(rd.selection(ii), record)
+    atomic_write_json(rd.by_condition(ii), by_condition(selection, ctx.md_tasks(ii, job)))
     return record
+
+
+def by_condition(selection: dict, tasks) -> list[dict]:
+    """Accurate / candidate / failed frames per (system, temperature, pressure): where
+    in the schedule the ensemble is good and where not (the run report's table)."""
+    import numpy as np
+
+    cond = {t.task_id: (t.sys_idx, t.temp, t.press) for t in tasks}
+    counts: dict[tuple, dict[str, int]] = {}
+    for sel in selection.values():
+        for kind in ("accurate", "candidate", "failed"):
+            frames = getattr(sel, kind)
+            if not len(frames):
+                continue
+            per_task = np.bincount(frames.codes, minlength=len(frames.names))
+            for name, n in zip(frames.names, per_task.tolist()):
+                if n:
+                    key = cond.get(str(name), (sel.sys_idx, None, None))
+                    row = counts.setdefault(key, {"accurate": 0, "candidate": 0, "failed": 0})
+                    row[kind] += n
+    return [{"sys_idx": s, "temp": t, "press": p, **c}
+            for (s, t, p), c in sorted(counts.items(), key=lambda kv: (
+                kv[0][0], kv[0][1] or 0, kv[0][2] or 0))]
 
 
 def _last_output(task_dir) -> str:
@@ -94,6 +118,31 @@ def _last_output(task_dir) -> str:
         if text.strip():
             return " / ".join(ln.strip() for ln in text.splitlines() if ln.strip())[:300]
     return ""
+
+
+def _trust_check(model_paths: list[str], frames: list, type_map: list[str]) -> list[dict]:
+    from raygen.actors.evaluator import load_models
+    from raygen.science.trust_check import trust_check
+
+    return trust_check(load_models(model_paths), frames, type_map)
+
+
+trust_check_task = ray.remote(_trust_check)
+
+
+def check_ensemble(ctx: RunContext, ii: int, labelled: list[tuple[dict, object]]) -> None:
+    """Iteration ``ii``'s ensemble on the frames it sent to the labeler: each frame's max
+    force deviation beside the true error (``02.fp/trust_check.json``; label.check_ensemble)."""
+    rd = ctx.rundir
+    models = [rd.graph(ii, m, ctx.backend) for m in range(ctx.cfg.train.numb_models)]
+    if not ctx.cfg.label.check_ensemble or not labelled or not all(p.exists() for p in models):
+        return
+    opts = ray_options(ctx.cfg.cluster.evaluator)
+    rows = get(trust_check_task.options(**opts).remote(
+        [str(p) for p in models], [a for _, a in labelled], ctx.type_map))
+    atomic_write_json(rd.trust_check(ii), [
+        {"fp_task": t["fp_task"], "sys_idx": t["sys_idx"], **r}
+        for (t, _), r in zip(labelled, rows)])
 
 
 def fp_tasks(ctx: RunContext, ii: int) -> list[dict]:
@@ -163,6 +212,8 @@ def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dic
     tasks = fp_tasks(ctx, ii)
     proceeding = float(ctx.cfg.label.proceed_ratio) < 1
     late: list[dict] = []
+    labelled: list[tuple[dict, object]] = []
+    retried = 0
     for t in tasks:
         outcome = read_outcome(rd.fp_task_dir(ii, t["fp_task"]))
         if outcome is None and proceeding:
@@ -173,16 +224,20 @@ def post_fp(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> dic
             failures.append(f"{t['fp_task']}: no outcome")
             continue
         statuses[outcome.status.value] += 1
+        retried += len(outcome.attempts) > 1  # counted by its final status too
         if outcome.usable:
             by_sys.setdefault(t["sys_idx"], []).append(outcome.atoms)
+            labelled.append((t, outcome.atoms))
         else:
             out = _last_output(rd.fp_task_dir(ii, t["fp_task"]))
             failures.append(f"{t['fp_task']}: {outcome.status.value}: {outcome.message}"
                             + (f" | {out}" if out else ""))
     added = write_labels_by_system(by_sys, ctx.type_map, lambda s: rd.fp_data(ii, s))
+    check_ensemble(ctx, ii, labelled)
     if late:
         statuses["late"] = len(late)
-    collected = {"labels_added": added, "label_status": dict(statuses), "late": late}
+    collected = {"labels_added": added, "label_status": dict(statuses), "retried": retried,
+                 "late": late}
     atomic_write_json(rd.collected(ii), collected)
     late_labels.ensure_running(ctx, late)  # after a restart they are not running
     limit = float(ctx.cfg.label.max_failed_ratio)

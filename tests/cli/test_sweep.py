@@ -26,7 +26,7 @@ def test_sweep_over_trust_levels(tmp_path):
 
 def test_sweep_members_get_their_own_run_directories_and_a_comparison(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "raygen", "-m", "+exp=cu_smoke", "max_iter=0", "progress=false",
+        [sys.executable, "-m", "raygen", "-m", "+exp=cu_smoke", "max_iter=0",
          "workdir=runs", "select.f_trust_lo=0.03,0.05", "select.f_trust_hi=0.15,0.25"],
         cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -40,6 +40,11 @@ def test_sweep_members_get_their_own_run_directories_and_a_comparison(tmp_path):
     rows = json.loads((tmp_path / "runs" / "sweep.json").read_text())
     assert [r["select.f_trust_lo"] for r in rows] == ["0.03", "0.03", "0.05", "0.05"]
     assert "sweep of 4 members" in proc.stdout and "f_trust_hi" in proc.stdout
+    # nothing left in the start directory but the runs: Hydra's record joins them
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+    assert (tmp_path / "runs" / "multirun.yaml").exists()
+    # no progress-bar fragments in output that is not a terminal
+    assert "\r" not in proc.stdout + proc.stderr and "it/s]" not in proc.stderr
 
 
 def _span(run) -> tuple[float, float]:

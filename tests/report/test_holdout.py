@@ -44,3 +44,18 @@ def test_command_reads_npy_and_other_formats(tiny_models, unseen, capsys, tmp_pa
     assert main([str(models), str(root / "frames.extxyz"), "--fmt", "extxyz"]) == 0
     assert main([str(models), str(tmp_path)]) == 2  # no data there: a clear error
     assert "no deepmd/npy system" in capsys.readouterr().err
+
+
+def test_the_command_prints_scores_not_tensorflow_banners(tiny_models, unseen):
+    import subprocess
+    import sys
+
+    root, _ = unseen
+    proc = subprocess.run([sys.executable, "-m", "raygen.report.holdout",
+                           str(tiny_models[0].parent), str(root / "npy")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "2 models from" in proc.stdout
+    for noise in ("oneDNN", "cpu_feature_guard", "libcudart", "implib-gen",
+                  "DP_INFER_BATCH_SIZE", "absl::InitializeLog"):
+        assert noise not in proc.stderr, noise
