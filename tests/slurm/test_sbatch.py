@@ -99,28 +99,12 @@ def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
     # 1. a whole (tiny) run
     run = tmp_path / "run1"
     job = sbatch(slurm, tmp_path, f"workdir={run}", "max_iter=1", "progress=false")
-    wait_gone(slurm, job, 900)
-    out = (tmp_path / f"slurm-{job}.out").read_text()
-    assert "raygen exited with 0" in out, out[-3000:]
-    assert re.search(r"1 node\(s\) up", out)
-    assert len(list((run / "models").glob("graph.*.pb"))) == 4
-    assert (0, 8) in recorded(run)  # iteration 0 done (then the final training)
-    assert "connected to Ray cluster at" in (run / "raygen.log").read_text()
-    assert ray_processes_of(job) == []
-
-    # 2. cancelled during the MD of iteration 0, then resubmitted
-    run = tmp_path / "run2"
-    args = (f"workdir={run}", "max_iter=1", "progress=false", "explore.jobs.0.nsteps=4000")
-    job = sbatch(slurm, tmp_path, *args)
-    md = run / "iter.000000" / "01.model_devi"
-    deadline = time.time() + 900
-    while not list(md.glob("task.*/traj.parquet")):
+    deadline = time.time() + 600
+    while not (run / "raygen.log").exists() or \
+            "connected to Ray cluster" not in (run / "raygen.log").read_text():
         assert time.time() < deadline and state(slurm, job) != "GONE", \
             (tmp_path / f"slurm-{job}.out").read_text()[-3000:]
         time.sleep(0.5)
-    models = {p: p.stat().st_mtime_ns
-              for p in run.glob("iter.000000/00.train/graph.[0-9][0-9][0-9].pb")}
-    assert len(models) == 4
     # closed to strangers: the job's Ray requires its own token, which is in its
     # processes' environment and on no command line
     envs = environ_of(f"/tmp/rgt/ray_{job}")
@@ -134,7 +118,28 @@ def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
     assert as_stranger(address, tmp_path).startswith("REFUSED")
     assert as_stranger(address, tmp_path, RAY_AUTH_MODE="token",
                        RAY_AUTH_TOKEN="0" * 64).startswith("REFUSED")
-    assert state(slurm, job) != "GONE", "the MD outlasted the checks above"
+    wait_gone(slurm, job, 900)
+    out = (tmp_path / f"slurm-{job}.out").read_text()
+    assert "raygen exited with 0" in out, out[-3000:]
+    assert re.search(r"1 node\(s\) up", out)
+    assert len(list((run / "models").glob("graph.*.pb"))) == 4
+    assert (0, 8) in recorded(run)  # iteration 0 done (then the final training)
+    assert "connected to Ray cluster at" in (run / "raygen.log").read_text()
+    assert ray_processes_of(job) == []
+
+    # 2. cancelled during the MD of iteration 0, then resubmitted
+    run = tmp_path / "run2"
+    args = (f"workdir={run}", "max_iter=1", "progress=false", "explore.jobs.0.nsteps=3000")
+    job = sbatch(slurm, tmp_path, *args)
+    md = run / "iter.000000" / "01.model_devi"
+    deadline = time.time() + 900
+    while not list(md.glob("task.*/traj.parquet")):
+        assert time.time() < deadline and state(slurm, job) != "GONE", \
+            (tmp_path / f"slurm-{job}.out").read_text()[-3000:]
+        time.sleep(0.5)
+    models = {p: p.stat().st_mtime_ns
+              for p in run.glob("iter.000000/00.train/graph.[0-9][0-9][0-9].pb")}
+    assert len(models) == 4
     cancelled = time.time()
     subprocess.run(["scancel", str(job)], env=slurm, check=True)
     wait_gone(slurm, job, 120)

@@ -35,8 +35,10 @@ def ctx(tmp_path):
     """cu_smoke's config and 31 synthetic frames per MD task (4-atom Cu cells) with
     log-uniform deviations, exactly as the pinned files were made."""
     with initialize_config_module(version_base=None, config_module="raygen.conf"):
-        cfg = compose(config_name="config", overrides=["+exp=cu_smoke",
-                                                        f"workdir={tmp_path / 'run'}"])
+        cfg = compose(config_name="config", overrides=[
+            "+exp=cu_smoke", f"workdir={tmp_path / 'run'}",
+            # the selection settings the pinned files were made with
+            "select.f_trust_lo=0.05", "select.f_trust_hi=0.2", "select.fp_task_max=5"])
     rd = RunDir(tmp_path / "run")
     ctx = RunContext(cfg, rd, confs={0: [Path("a"), Path("b")], 1: [Path("a"), Path("b")]})
     rng = np.random.default_rng(42)
