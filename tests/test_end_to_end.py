@@ -112,8 +112,8 @@ def test_two_iterations_leave_a_dpgen_run_directory(tmp_path):
                   "props.enabled=true", "props.a=3.61",
                   "props.properties=[equilibrium,eos,elastic,vacancy,stacking_fault,phonon]",
                   "props.phases=[fcc,hcp,bcc]")
-    props = subprocess.run(raygen_cmd(run, "max_iter=2", *final_args), cwd=start, env=env_for(tmp_path),
-                           capture_output=True, text=True, timeout=900)
+    props = subprocess.run(raygen_cmd(run, "max_iter=2", *final_args), cwd=start,
+                           env=env_for(tmp_path), capture_output=True, text=True, timeout=900)
     assert props.returncode == 0, props.stderr[-3000:]
     assert "final training: 4 models, 200 steps each" in props.stderr
     assert "property tests of the final ensemble" in props.stderr
@@ -131,8 +131,8 @@ def test_two_iterations_leave_a_dpgen_run_directory(tmp_path):
             final_dir / f"graph.{m:03d}.pb").read_bytes()
         assert "200" in (final_dir / f"{m:03d}" / "lcurve.out").read_text().splitlines()[-1]
     assert mtimes((run / "iter.000002/00.train").glob("graph.*.pb")) == iteration_models
-    same = subprocess.run(raygen_cmd(run, "max_iter=2", *final_args), cwd=start, env=env_for(tmp_path),
-                          capture_output=True, text=True, timeout=300)
+    same = subprocess.run(raygen_cmd(run, "max_iter=2", *final_args), cwd=start,
+                          env=env_for(tmp_path), capture_output=True, text=True, timeout=300)
     assert same.returncode == 0 and "run already finished" in same.stderr
     assert "final training" not in same.stderr
     rec = json.loads((run / "props" / "props.json").read_text())
