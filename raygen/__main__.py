@@ -30,27 +30,14 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from raygen.cli.sweep import register_launcher
+from raygen.config.paths import resolve_paths
+from raygen.config.plugins import register_launcher
 from raygen.config.schema import register_configs
 from raygen.errors import RunError
 from raygen.validate import ConfigError, validate
 
 register_configs()
 register_launcher()
-
-
-def resolve_paths(cfg: DictConfig) -> None:
-    """Relative paths are taken from the directory raygen was started in, and stored
-    absolute (``raygen.yaml`` then says exactly what was read)."""
-    cfg.workdir = os.path.abspath(os.path.expanduser(cfg.workdir))
-    cfg.init.data = [os.path.abspath(os.path.expanduser(p)) for p in cfg.init.data]
-    for s in cfg.systems:
-        if s.path:
-            s.path = os.path.abspath(os.path.expanduser(s.path))
-        if s.confs:
-            s.confs = os.path.abspath(os.path.expanduser(s.confs))
-    if getattr(cfg.label, "template", None):
-        cfg.label.template = os.path.abspath(os.path.expanduser(cfg.label.template))
 
 
 def _sweep_member(cfg: DictConfig) -> None:

@@ -184,7 +184,7 @@ def test_cli_reports_bad_input_without_starting_ray(tmp_path):
 
 
 def test_relative_paths_resolve_against_the_start_directory(tmp_path, monkeypatch):
-    from raygen.__main__ import resolve_paths
+    from raygen.config.paths import resolve_paths
 
     (tmp_path / "data" / "Cu4").mkdir(parents=True)
     (tmp_path / "data" / "Cu4" / "type.raw").write_text("0\n")

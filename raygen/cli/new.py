@@ -125,7 +125,7 @@ def check(conf_dir: Path, name: str) -> list[str]:
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
 
-    from raygen.__main__ import resolve_paths
+    from raygen.config.paths import resolve_paths
     from raygen.config.schema import register_configs
     from raygen.validate import ConfigError, validate
 

@@ -207,14 +207,3 @@ class CompareMembers(Callback):
         self._tidy(Path(common))
         print(f"\nsweep of {len(rows)} members ({Path(common) / 'sweep.json'}):\n{table}",
               flush=True)
-
-
-def register_launcher() -> None:
-    """raygen's Hydra launcher (sweep members side by side on one Ray cluster),
-    registered by hand as Hydra documents for plugins: an editable install's
-    import hook hides the ``hydra_plugins`` namespace from Hydra's own scan."""
-    from hydra.core.plugins import Plugins
-
-    from hydra_plugins.raygen_launcher.raygen_launcher import RaygenLauncher
-
-    Plugins.instance().register(RaygenLauncher)

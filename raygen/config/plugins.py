@@ -42,3 +42,14 @@ def load(registry: dict[str, str], name: str, what: str):
                          f"{', '.join(sorted(registry))}") from None
     module, _, cls = spec.partition(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def register_launcher() -> None:
+    """raygen's Hydra launcher (sweep members side by side on one Ray cluster),
+    registered by hand as Hydra documents for plugins: an editable install's
+    import hook hides the ``hydra_plugins`` namespace from Hydra's own scan."""
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.raygen_launcher.raygen_launcher import RaygenLauncher
+
+    Plugins.instance().register(RaygenLauncher)

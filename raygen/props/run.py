@@ -103,7 +103,7 @@ def props_for_run(run: Path, overrides: list[str]) -> tuple[Any, Any, list[str]]
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from raygen.cli.sweep import register_launcher
+    from raygen.config.plugins import register_launcher
     from raygen.config.schema import register_configs
 
     register_configs()

@@ -137,7 +137,9 @@ def check_ensemble(ctx: RunContext, ii: int, labelled: list[tuple[dict, object]]
     models = [rd.graph(ii, m, ctx.backend) for m in range(ctx.cfg.train.numb_models)]
     if not ctx.cfg.label.check_ensemble or not labelled or not all(p.exists() for p in models):
         return
-    opts = ray_options(ctx.cfg.cluster.evaluator)
+    # where an evaluator would run, but holding no CPU: a few seconds of inference that
+    # must never queue behind late labels (label.proceed_ratio) holding every core
+    opts = {**ray_options(ctx.cfg.cluster.evaluator), "num_cpus": 0}
     rows = get(trust_check_task.options(**opts).remote(
         [str(p) for p in models], [a for _, a in labelled], ctx.type_map))
     atomic_write_json(rd.trust_check(ii), [

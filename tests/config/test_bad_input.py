@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import open_dict
 
-from raygen.__main__ import resolve_paths
+from raygen.config.paths import resolve_paths
 from raygen.config.schema import register_configs
 from raygen.science.structures import build_system
 from raygen.validate import ConfigError, validate

@@ -1,0 +1,21 @@
+"""Paths in a composed config, taken from where raygen was started."""
+
+from __future__ import annotations
+
+import os
+
+from omegaconf import DictConfig
+
+
+def resolve_paths(cfg: DictConfig) -> None:
+    """Relative paths are taken from the directory raygen was started in, and stored
+    absolute (``raygen.yaml`` then says exactly what was read)."""
+    cfg.workdir = os.path.abspath(os.path.expanduser(cfg.workdir))
+    cfg.init.data = [os.path.abspath(os.path.expanduser(p)) for p in cfg.init.data]
+    for s in cfg.systems:
+        if s.path:
+            s.path = os.path.abspath(os.path.expanduser(s.path))
+        if s.confs:
+            s.confs = os.path.abspath(os.path.expanduser(s.confs))
+    if getattr(cfg.label, "template", None):
+        cfg.label.template = os.path.abspath(os.path.expanduser(cfg.label.template))
