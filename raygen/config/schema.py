@@ -598,6 +598,23 @@ class SelectConfig:
     converge_accurate_ratio: Optional[float] = 0.99
     """an exploration stage ends when an iteration's accurate ratio reaches this; null: never early
 """
+    adapt_trust_lo: bool = False
+    """DP-GEN's `model_devi_adapt_trust_lo`: the lower levels are found per system and iteration
+    (the `numb_candi`/`perc_candi` frames of largest deviation below the upper levels are the
+    candidates; a frame above an upper level, strictly, is failed); `f_trust_lo`/`v_trust_lo`
+    are then not used"""
+    numb_candi_f: int = 10
+    """adapt_trust_lo: at least this many candidates by force deviation per system
+    (`model_devi_numb_candi_f`)"""
+    perc_candi_f: float = 0.0
+    """adapt_trust_lo: at least this percentage (0-100) of the not-failed frames as candidates by
+    force deviation (`model_devi_perc_candi_f`)"""
+    numb_candi_v: int = 0
+    """adapt_trust_lo: at least this many candidates by virial deviation
+    (`model_devi_numb_candi_v`)"""
+    perc_candi_v: float = 0.0
+    """adapt_trust_lo: at least this percentage (0-100) by virial deviation
+    (`model_devi_perc_candi_v`)"""
 
     @staticmethod
     def problems(s, cfg, key: str = "select") -> list[str]:
@@ -610,6 +627,15 @@ class SelectConfig:
             out.append(f"{key}.fp_task_max and {key}.fp_task_min must be >= 0")
         if s.seed < 0:
             out.append(f"{key}.seed: must be >= 0, got {s.seed}")
+        if s.numb_candi_f < 0 or s.numb_candi_v < 0:
+            out.append(f"{key}.numb_candi_f and {key}.numb_candi_v must be >= 0")
+        for name in ("perc_candi_f", "perc_candi_v"):
+            if not 0 <= getattr(s, name) <= 100:
+                out.append(f"{key}.{name}: a percentage in [0, 100], got {getattr(s, name)}")
+        if s.adapt_trust_lo and s.numb_candi_f == 0 and s.perc_candi_f == 0 and \
+                s.numb_candi_v == 0 and s.perc_candi_v == 0:
+            out.append(f"{key}.adapt_trust_lo: with numb_candi_f/v and perc_candi_f/v all 0 "
+                       "no frame can be a candidate")
         if not 0 <= s.fp_accurate_threshold <= 1:
             out.append(f"{key}.fp_accurate_threshold: must be in [0, 1], "
                        f"got {s.fp_accurate_threshold}")
@@ -643,6 +669,8 @@ class SelectConfig:
                     if (kind, lo, hi) in seen:
                         continue
                     seen.add((kind, lo, hi))
+                    if s.adapt_trust_lo:  # the lower levels are found, not given
+                        continue
                     if lo < 0:
                         out.append(f"{key}.{kind}_trust_lo: must be >= 0, got {lo} {where}")
                     if lo >= hi and not (lo == hi == float("inf")):

@@ -78,6 +78,10 @@ def format_table(summaries: Iterable[dict]) -> str:
                     for name, fmt, _ in COLUMNS)
     lines = [head, "-" * len(head)]
     for s in summaries:
+        adapted = [(k, c["f_trust"][0]) for k, c in sorted((s.get("systems") or {}).items())
+                   if c.get("trust_adapted")]
         lines.append(" ".join(fmt.format(s.get(key, 0)) for _, fmt, key in COLUMNS)
-                     + ("  converged" if s.get("stage_converged") else ""))
+                     + ("  converged" if s.get("stage_converged") else "")
+                     + ("  f_lo " + " ".join(f"{k}:{lo:.3g}" for k, lo in adapted)
+                        if adapted else ""))
     return "\n".join(lines)

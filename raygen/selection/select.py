@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from raygen.atomic import atomic_write
+from raygen.selection.adaptive import adaptive_classify
 from raygen.selection.budget import fp_task_budget, number_to_label, pick
 from raygen.selection.classify import ACCURATE, CANDIDATE, FAILED, classify
 from raygen.selection.trust import TrustLevels, resolve_levels
@@ -126,7 +127,14 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
     for a, b in zip(starts.tolist(), ends.tolist()):
         s = int(sys_sorted[a])
         levels = resolve_levels(select_cfg, job, s)
-        kinds = classify(f[a:b], v[a:b], levels)
+        if getattr(select_cfg, "adapt_trust_lo", False):  # DP-GEN's adaptive lower levels
+            kinds, f_lo, v_lo = adaptive_classify(
+                f[a:b], v[a:b], task[a:b], step[a:b], levels.f_hi, levels.v_hi,
+                select_cfg.numb_candi_f, select_cfg.perc_candi_f,
+                select_cfg.numb_candi_v, select_cfg.perc_candi_v)
+            levels = TrustLevels(f_lo, levels.f_hi, v_lo, levels.v_hi)
+        else:
+            kinds = classify(f[a:b], v[a:b], levels)
         sel = SystemSelection(s, levels)
         for kind, attr in ((ACCURATE, "accurate"), (CANDIDATE, "candidate"),
                            (FAILED, "failed")):

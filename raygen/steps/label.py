@@ -66,6 +66,11 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                                      "budget": sel.budget,
                                      "accurate_ratio": sel.accurate_ratio,
                                      "f_trust": [sel.levels.f_lo, sel.levels.f_hi]}
+        if ctx.cfg.select.adapt_trust_lo:  # the levels found, as DP-GEN logs them
+            record["systems"][str(s)].update(trust_adapted=True, v_trust=[
+                sel.levels.v_lo, sel.levels.v_hi])
+            log.info("iter %d system %d adapted: f_trust_lo %.4g v_trust_lo %.4g", ii, s,
+                     sel.levels.f_lo, sel.levels.v_lo)
         trajs: dict[str, object] = {}
         for k, (task_id, step) in enumerate(sel.chosen):
             fdir = rd.fp_task(ii, s, k)
