@@ -121,7 +121,9 @@ class ConcurrentLearning:
         self.rundir = RunDir(Path(cfg.workdir).resolve())
         self.ctx = RunContext(cfg, self.rundir)
         self.jobs = list(cfg.explore.jobs)
-        self.stopper = stage_stopper(cfg.select.converge_accurate_ratio)
+        self.stopper = stage_stopper(cfg.select.converge_accurate_ratio,
+                                     cfg.select.converge_level_steps,
+                                     cfg.select.converge_level_tolerance)
 
     # -- schedule ----------------------------------------------------------------
     def summary(self, ii: int) -> Optional[dict]:
@@ -230,7 +232,8 @@ class ConcurrentLearning:
         rd = self.rundir
         stage = stage_of(self.jobs, job_idx)
         counts = selection_counts(json.loads(rd.selection(ii).read_text()))
-        stats = IterationStats(ii, stage, **counts)
+        stats = IterationStats(ii, stage, **counts,
+                               f_lo_history=self.adapted_levels(ii, stage))
         converged = self.stopper(stats)
         md = len(self.ctx.md_tasks(ii, self.jobs[job_idx]))
         summary = assemble_summary(rd, ii, job_idx, stage, self.ctx.timings(ii), md,
@@ -239,6 +242,23 @@ class ConcurrentLearning:
         log.info("iteration %d done (job %d, stage %d)%s\n%s", ii, job_idx, stage,
                  f": stage converged ({self.stopper.which(stats)})" if converged else "",
                  format_table(self.summaries(ii + 1)))
+
+    def adapted_levels(self, ii: int, stage: int) -> list[dict[str, float]]:
+        """The adapted lower force level of each system in each iteration of ``stage``
+        up to ``ii`` (read from the selections, so a resumed run sees them all)."""
+        out = []
+        for k in range(ii + 1):
+            path = self.rundir.selection(k)
+            if not path.exists():
+                continue
+            if k < ii:
+                summary = self.summary(k)
+                if summary is None or summary.get("stage") != stage:
+                    continue
+            systems = json.loads(path.read_text()).get("systems", {})
+            out.append({s: float(c["f_trust"][0]) for s, c in systems.items()
+                        if c.get("trust_adapted")})
+        return out
 
     def finish(self, ii: int, jj: int) -> None:
         """Train the final ensemble on all labels (if the last iteration added any),

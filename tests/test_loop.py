@@ -241,3 +241,45 @@ def test_a_finished_run_does_not_vouch_for_a_damaged_model(tmp_path, caplog):
     assert again.done == []  # nothing trained again: the model is published again
     assert (models / "graph.000.pb").read_bytes() == good
     assert "graph.000.pb: 5 bytes" in caplog.text and "publishing them again" in caplog.text
+
+
+class AdaptiveSteps(FakeSteps):
+    """make_fp records the adapted lower level of system 0 from ``levels[ii]``."""
+
+    def __init__(self, plan, levels):
+        super().__init__(plan)
+        self.levels = levels
+
+    def make_fp(self, ctx, ii):
+        acc, cand, fail = self.plan[ii]
+        ctx.rundir.fp(ii).mkdir(parents=True, exist_ok=True)
+        ctx.rundir.selection(ii).write_text(json.dumps({"systems": {"0": {
+            "accurate": acc, "candidate": cand, "failed": fail, "trust_adapted": True,
+            "f_trust": [self.levels[ii], 0.3]}}}))
+
+
+def test_a_steady_adapted_level_ends_its_stage(tmp_path):
+    """dpgen2's adaptive-lower rule: the stage converges when the adapted level moved less
+    than the tolerance over the last n iterations of the stage, and a kill between its
+    iterations does not reset the history (it is read back from the selections)."""
+    plan = {k: (50, 40, 10) for k in range(6)}
+    levels = {0: 0.20, 1: 0.12, 2: 0.115, 3: 0.112, 4: 0.05, 5: 0.05}
+    jobs = [{"stage": 0}] * 5 + [{"stage": 1}]
+    over = {"select.adapt_trust_lo": True, "select.converge_level_steps": 3,
+            "select.converge_level_tolerance": 0.01, "select.converge_accurate_ratio": None}
+    summaries = _run(_cfg(tmp_path / "a", jobs, **over), AdaptiveSteps(plan, levels))
+    # 0.12 -> 0.115 -> 0.112: steady at iteration 3; job 4 (stage 0) is skipped
+    assert [s["job"] for s in summaries] == [0, 1, 2, 3, 5]
+    assert [s["stage_converged"] for s in summaries] == [False, False, False, True, False]
+    # the same, killed in the middle of iteration 3 and resumed
+    cfg = _cfg(tmp_path / "b", jobs, **over)
+    with pytest.raises(Interrupted):
+        _run(cfg, _killing(plan, levels, at=3 * 9 + 2))
+    summaries = _run(cfg, AdaptiveSteps(plan, levels))
+    assert [s["stage_converged"] for s in summaries] == [False, False, False, True, False]
+
+
+def _killing(plan, levels, at):
+    steps = AdaptiveSteps(plan, levels)
+    steps.kill_at = at
+    return steps

@@ -615,6 +615,12 @@ class SelectConfig:
     perc_candi_v: float = 0.0
     """adapt_trust_lo: at least this percentage (0-100) by virial deviation
     (`model_devi_perc_candi_v`)"""
+    converge_level_steps: Optional[int] = None
+    """adapt_trust_lo: an exploration stage ends when the adapted lower force level of every
+    system has moved less than `converge_level_tolerance` between neighbouring iterations over
+    this many iterations of the stage (dpgen2's `n_checked_steps`); null: not used"""
+    converge_level_tolerance: float = 0.05
+    """the tolerance of that rule (eV/Å; dpgen2's `conv_tolerance`)"""
 
     @staticmethod
     def problems(s, cfg, key: str = "select") -> list[str]:
@@ -632,6 +638,16 @@ class SelectConfig:
         for name in ("perc_candi_f", "perc_candi_v"):
             if not 0 <= getattr(s, name) <= 100:
                 out.append(f"{key}.{name}: a percentage in [0, 100], got {getattr(s, name)}")
+        if s.converge_level_steps is not None:
+            if not s.adapt_trust_lo:
+                out.append(f"{key}.converge_level_steps: needs {key}.adapt_trust_lo=true (it "
+                           "watches the adapted lower level)")
+            if s.converge_level_steps < 2:
+                out.append(f"{key}.converge_level_steps: must be >= 2, got "
+                           f"{s.converge_level_steps}")
+            if not s.converge_level_tolerance > 0:
+                out.append(f"{key}.converge_level_tolerance: must be > 0, got "
+                           f"{s.converge_level_tolerance}")
         if s.adapt_trust_lo and s.numb_candi_f == 0 and s.perc_candi_f == 0 and \
                 s.numb_candi_v == 0 and s.perc_candi_v == 0:
             out.append(f"{key}.adapt_trust_lo: with numb_candi_f/v and perc_candi_f/v all 0 "
