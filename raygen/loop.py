@@ -37,6 +37,7 @@ from raygen.selection.convergence import IterationStats, stage_stopper
 from raygen.state.context import RunContext
 from raygen.state.lock import RunLock
 from raygen.state.record import phase_steps, record_step, resume_point, roll_back
+from raygen.state.rollback import roll_back_outputs
 from raygen.state.schedule import job_of_iteration, stage_of
 from raygen.state.stop import check_stop, restore_signals, stop_on_signals
 from raygen.state.verify import first_inconsistent_step
@@ -186,6 +187,10 @@ class ConcurrentLearning:
     def _run(self) -> list[dict]:
         self.parts.prepare(self.ctx)
         ii, jj = resume_point(self.rundir.record, len(self.steps))
+        for folder, backup in roll_back_outputs(self.rundir, ii, jj):
+            log.warning("record.raygen was cut back to iteration %d, step %d (%s): %s is "
+                        "redone, the earlier one kept as %s", ii, jj, self.steps[jj].name,
+                        folder.relative_to(self.rundir.root), backup.name)
         if jj > 0 and self.job_index(ii) is not None:
             bad = self.parts.resume_check(self.ctx, ii, jj - 1,
                                           self.jobs[self.job_index(ii)])

@@ -283,3 +283,71 @@ def _killing(plan, levels, at):
     steps = AdaptiveSteps(plan, levels)
     steps.kill_at = at
     return steps
+
+
+def test_a_finished_run_extended_with_more_jobs_continues_after_its_last_iteration(tmp_path):
+    """Editing the experiment (more exploration jobs, a new stage) and running the same
+    command continues after the last finished iteration: nothing done is redone — the
+    training on all labels that the finish made is the new iteration's own."""
+    plan = {0: (50, 40, 10), 1: (80, 15, 5), 2: (90, 8, 2)}
+    first = FakeSteps(plan)
+    _run(_cfg(tmp_path, [{}, {}]), first)
+    assert (tmp_path / "run" / "models" / "graph.000.pb").read_text() == \
+        "model of iteration 2, member 0"
+    more = FakeSteps(plan)
+    summaries = _run(_cfg(tmp_path, [{}, {}, {"stage": 5}]), more)
+    assert [s["iteration"] for s in summaries] == [0, 1, 2]
+    # iteration 2's training was done by the first run's finish: only explore and label
+    assert more.done[:6] == [(2, n) for n in STEP_NAMES[3:]]
+    assert (2, "make_train") not in more.done and (2, "run_train") not in more.done
+    # then the new finish: a training on all labels, published
+    assert more.done[6:] == [(3, "make_train"), (3, "run_train"), (3, "post_train")]
+    assert (tmp_path / "run" / "models" / "graph.000.pb").read_text() == \
+        "model of iteration 3, member 0"
+
+
+def _cut_record(run: Path, keep_before: tuple[int, int]) -> None:
+    lines = (run / "record.raygen").read_text().splitlines()
+    (run / "record.raygen").write_text("".join(
+        f"{ln}\n" for ln in lines if tuple(map(int, ln.split())) < keep_before))
+
+
+def test_a_record_cut_by_hand_redoes_from_there_as_dpgen_does(tmp_path):
+    """DP-GEN's way to redo: delete the last lines of the record. Later iterations and
+    later phases are set aside (<dir>.bk000) and redone; resuming at a make step backs
+    up that phase's folder too; nothing is deleted."""
+    cfg = _cfg(tmp_path, [{}, {}])
+    _run(cfg, FakeSteps(PLAN))
+    run = tmp_path / "run"
+    _cut_record(run, (1, 0))  # redo iteration 1 from its start
+    again = FakeSteps(PLAN)
+    summaries = _run(cfg, again)
+    assert again.done == [(1, n) for n in STEP_NAMES] + \
+        [(2, "make_train"), (2, "run_train"), (2, "post_train")]
+    for kept in ("iter.000002.bk000", "iter.000001/00.train.bk000",
+                 "iter.000001/02.fp.bk000"):  # (the fake steps make no 01.model_devi)
+        assert (run / kept).is_dir(), kept
+    assert [s["iteration"] for s in summaries] == [0, 1]
+    timings = json.loads((run / "iter.000001" / "timings.json").read_text())
+    assert set(timings) == set(STEP_NAMES)  # the redone steps' times, not twice
+
+    # cut inside iteration 0's labelling phase: its folder is kept (finished units
+    # stay done), the later iterations are set aside
+    _cut_record(run, (0, 7))
+    again = FakeSteps(PLAN)
+    _run(cfg, again)
+    assert again.done[:2] == [(0, "run_fp"), (0, "post_fp")]
+    assert (run / "iter.000001.bk000").is_dir() and not (run / "iter.000000/02.fp.bk000").exists()
+
+
+def test_a_kill_is_never_taken_for_a_record_cut_by_hand(tmp_path):
+    from raygen.state.record import resume_point
+    from raygen.state.rollback import cut_by_hand
+    from raygen.state.workdir import RunDir
+
+    for k in range(1, 2 * 9 + 1):
+        with pytest.raises(Interrupted):
+            _run(_cfg(tmp_path / f"k{k}", [{}, {}]), FakeSteps(PLAN, kill_at=k))
+        rd = RunDir(tmp_path / f"k{k}" / "run")
+        ii, jj = resume_point(rd.record, 9)
+        assert not cut_by_hand(rd, ii, jj), k
