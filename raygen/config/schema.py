@@ -160,6 +160,8 @@ class Structure(StrEnum):
     file = "file"
 
 
+AdaptScope = vocabulary("AdaptScope", ("system", "iteration"), __name__)
+
 Ensemble = vocabulary("Ensemble", ("nvt", "npt", "npt-iso", "npt-aniso", "npt-tri", "nve"),
                       __name__)
 
@@ -603,9 +605,13 @@ class SelectConfig:
     (the `numb_candi`/`perc_candi` frames of largest deviation below the upper levels are the
     candidates; a frame above an upper level, strictly, is failed); `f_trust_lo`/`v_trust_lo`
     are then not used"""
+    adapt_scope: AdaptScope = AdaptScope["system"]  # type: ignore[valid-type]
+    """adapt_trust_lo over each system (`system`, DP-GEN) or over all frames of the iteration
+    (`iteration`, dpgen2's `adaptive-lower`, whose `rate_candi` is `perc_candi` / 100; the upper
+    levels must then be one for all systems)"""
     numb_candi_f: int = 10
-    """adapt_trust_lo: at least this many candidates by force deviation per system
-    (`model_devi_numb_candi_f`)"""
+    """adapt_trust_lo: at least this many candidates by force deviation per system (or per
+    iteration) (`model_devi_numb_candi_f`)"""
     perc_candi_f: float = 0.0
     """adapt_trust_lo: at least this percentage (0-100) of the not-failed frames as candidates by
     force deviation (`model_devi_perc_candi_f`)"""
@@ -648,6 +654,13 @@ class SelectConfig:
             if not s.converge_level_tolerance > 0:
                 out.append(f"{key}.converge_level_tolerance: must be > 0, got "
                            f"{s.converge_level_tolerance}")
+        if s.adapt_trust_lo and s.adapt_scope == "iteration":
+            for where, obj in [(key, s)] + [(f"explore.jobs[{j}]", job)
+                                            for j, job in enumerate(cfg.explore.jobs)]:
+                for name in ("f_trust_hi", "v_trust_hi"):
+                    if OmegaConf.is_list(getattr(obj, name, None)):
+                        out.append(f"{where}.{name}: adapt_scope=iteration finds one lower "
+                                   "level for all systems; give one upper level, not a list")
         if s.adapt_trust_lo and s.numb_candi_f == 0 and s.perc_candi_f == 0 and \
                 s.numb_candi_v == 0 and s.perc_candi_v == 0:
             out.append(f"{key}.adapt_trust_lo: with numb_candi_f/v and perc_candi_f/v all 0 "

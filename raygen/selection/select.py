@@ -124,10 +124,22 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
     v = devi.column("max_devi_v").to_numpy()[order]
     starts = np.flatnonzero(np.r_[True, sys_sorted[1:] != sys_sorted[:-1]])
     ends = np.r_[starts[1:], len(order)]
+    adaptive = getattr(select_cfg, "adapt_trust_lo", False)
+    whole = None
+    if adaptive and str(getattr(select_cfg, "adapt_scope", "system")) == "iteration":
+        # dpgen2's adaptive-lower: one lower level over all frames of the iteration (the
+        # upper levels are one for all systems there; checked by the config)
+        top = resolve_levels(select_cfg, job, int(sys_sorted[0]))
+        whole = adaptive_classify(f, v, task, step, top.f_hi, top.v_hi,
+                                  select_cfg.numb_candi_f, select_cfg.perc_candi_f,
+                                  select_cfg.numb_candi_v, select_cfg.perc_candi_v)
     for a, b in zip(starts.tolist(), ends.tolist()):
         s = int(sys_sorted[a])
         levels = resolve_levels(select_cfg, job, s)
-        if getattr(select_cfg, "adapt_trust_lo", False):  # DP-GEN's adaptive lower levels
+        if whole is not None:
+            kinds = whole[0][a:b]
+            levels = TrustLevels(whole[1], levels.f_hi, whole[2], levels.v_hi)
+        elif adaptive:  # DP-GEN's adaptive lower levels, per system
             kinds, f_lo, v_lo = adaptive_classify(
                 f[a:b], v[a:b], task[a:b], step[a:b], levels.f_hi, levels.v_hi,
                 select_cfg.numb_candi_f, select_cfg.perc_candi_f,

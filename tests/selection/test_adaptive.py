@@ -154,3 +154,37 @@ def test_the_iteration_table_shows_the_adapted_level_of_each_system():
     assert format_table([s]).splitlines()[-1].endswith("f_lo 0:0.0731 1:0.1")
     assert "f_lo" not in format_table([{"iteration": 0, "systems": {"0": {"f_trust": [0.05,
                                                                                      0.2]}}}])
+
+
+def test_over_the_whole_iteration_one_level_for_all_systems():
+    """dpgen2's adaptive-lower: the candidates are the largest deviations of the
+    iteration, wherever they are; one level for every system."""
+    rows = [(f"task.{s:03d}.000000", s, 10 * k, d)
+            for s, devs in ((0, [0.01, 0.02, 0.15, 0.18, 0.5]), (1, [0.03, 0.04, 0.05]))
+            for k, d in enumerate(devs)]
+    cols = {"task_id": [r[0] for r in rows], "sys_idx": [r[1] for r in rows],
+            "step": [r[2] for r in rows], "max_devi_f": [r[3] for r in rows]}
+    for c in ("max_devi_v", "min_devi_v", "avg_devi_v", "min_devi_f", "avg_devi_f", "devi_e"):
+        cols[c] = [0.0] * len(rows)
+    table = pa.table(cols).select(DEVIATION_SCHEMA.names).cast(DEVIATION_SCHEMA)
+    cfg = SelectConfig(adapt_trust_lo=True, adapt_scope="iteration", numb_candi_f=3,
+                       f_trust_hi=0.3)
+    sel = select_frames(table, cfg, None, 0)
+    assert sel[0].levels.f_lo == sel[1].levels.f_lo == 0.05
+    assert sel[0].counts["candidate"] == 2 and sel[1].counts["candidate"] == 1
+    assert sel[0].counts["failed"] == 1
+
+
+def test_iteration_scope_needs_one_upper_level():
+    from hydra import compose, initialize_config_module
+
+    from raygen.config.schema import register_configs
+    from raygen.validate import ConfigError, validate
+
+    register_configs()
+    with initialize_config_module(version_base=None, config_module="raygen.conf"):
+        cfg = compose(config_name="config", overrides=[
+            "+exp=cu_smoke", "select.adapt_trust_lo=true", "select.adapt_scope=iteration",
+            "select.f_trust_hi=[0.3,0.4]"])
+    with pytest.raises(ConfigError, match="give one upper level"):
+        validate(cfg)
