@@ -52,6 +52,7 @@ def validate(cfg) -> None:
     for group in ("init", "train", "explore", "select", "label", "cluster"):
         problems += _own(cfg[group], cfg, group)
     problems += _label_problems(cfg)
+    problems += _gpu_backend_problems(cfg)
     problems += _props_problems(cfg)
     if problems:  # a value that several jobs or systems share is reported once
         raise ConfigError(list(dict.fromkeys(problems)))
@@ -113,6 +114,27 @@ def _label_problems(cfg) -> list[str]:
                    f"{'each of them' if len(relaxed) > 1 else 'it'} and give the lattice "
                    "constant of the level of theory")
     return out
+
+
+def _gpu_backend_problems(cfg) -> list[str]:
+    """GPUs asked for by the workers that run deepmd-kit, and a backend build that cannot
+    use them: the run would train and run MD on CPUs while holding the GPUs."""
+    from raygen.config.backend import cpu_only_reason
+
+    kinds = [k for k in ("trainer", "explorer", "evaluator")
+             if float(getattr(cfg.cluster, k).num_gpus) > 0]
+    if not kinds or not cfg.cluster.check_gpu_backend:
+        return []
+    why = cpu_only_reason(cfg.train.backend)
+    if why is None:
+        return []
+    fix = ("install `tensorflow[and-cuda]` (the same version) on the GPU nodes" if
+           cfg.train.backend == "tf" else "install torch's CUDA build (`pip install "
+           "torch==2.11.0`, the default wheel)")
+    return [f"{', '.join(f'cluster.{k}.num_gpus' for k in kinds)}: GPUs asked for, but "
+            f"train.backend={cfg.train.backend} and {why}: training and MD would run on CPUs "
+            f"while holding the GPUs; {fix}, or set cluster.check_gpu_backend=false if the "
+            "workers' environment differs from this one"]
 
 
 def _props_problems(cfg) -> list[str]:

@@ -287,3 +287,35 @@ def test_final_training_and_strained_init_settings_checked_before_work():
 def test_lanes_cannot_be_asked_for_beside_gpus():
     msg = problems("cluster.lanes=true", "cluster.num_gpus=1", "cluster.trainer.num_gpus=1")
     assert "cluster.lanes=true: lanes hold no GPUs" in msg and "cluster.trainer" in msg
+
+
+def test_a_gpu_layout_with_a_cpu_only_backend_is_refused(monkeypatch):
+    """cluster=gpu with TensorFlow from tensorflow-cpu would train on CPUs while holding
+    the GPUs (this machine has tensorflow-cpu only)."""
+    from importlib import metadata
+
+    from raygen.config.backend import cpu_only_reason
+
+    def found(*overrides) -> list[str]:
+        try:
+            validate(cfg_with("+exp=cu", *overrides))
+        except ConfigError as err:
+            return err.problems
+        return []
+
+    installed = {d.metadata["Name"].lower().replace("_", "-")
+                 for d in metadata.distributions()}
+    assert ("tensorflow-cpu" in installed and "tensorflow" not in installed) == \
+        (cpu_only_reason("tf") is not None)
+    if cpu_only_reason("tf") is not None:
+        msg = found("cluster=gpu")
+        assert any("cluster.trainer.num_gpus, cluster.explorer.num_gpus" in p and
+                   "tensorflow-cpu" in p for p in msg), msg
+    assert not any("tensorflow-cpu" in p for p in found(
+        "cluster=gpu", "cluster.check_gpu_backend=false"))
+    assert not any("tensorflow-cpu" in p for p in found())  # CPU layouts: fine
+    # a CPU build of torch with the PyTorch backend
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version",
+                        lambda d: "2.11.0+cpu" if d == "torch" else real(d))
+    assert "CPU build (2.11.0+cpu)" in cpu_only_reason("pt")

@@ -80,3 +80,27 @@ def import_framework(backend: str) -> None:
         import torch  # noqa: F401
     else:
         import tensorflow  # noqa: F401
+
+
+def cpu_only_reason(backend: str) -> str | None:
+    """Why the installed build of ``backend`` cannot use GPUs (None: it can, or it
+    cannot be told without importing it). Read from the installed distributions, not
+    by importing TensorFlow or torch: ``tensorflow-cpu`` without ``tensorflow``, or a
+    torch wheel built ``+cpu``."""
+    from importlib import metadata
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    if Backend(str(backend)) is Backend.tf:
+        if version("tensorflow") is None and version("tensorflow-cpu") is not None:
+            return (f"the TensorFlow installed is tensorflow-cpu {version('tensorflow-cpu')}, "
+                    "which cannot use GPUs")
+        return None
+    torch = version("torch")
+    if torch is not None and "+cpu" in torch:
+        return f"the torch installed is a CPU build ({torch})"
+    return None

@@ -811,6 +811,10 @@ class ClusterConfig:
     """evaluators (the deviation reducer)"""
     labeler: WorkerResources = field(default_factory=lambda: WorkerResources(count=2))
     """labelling tasks (one frame each)"""
+    check_gpu_backend: bool = True
+    """refuse a layout whose trainers, explorers or evaluators ask for GPUs when the installed
+    deepmd-kit backend cannot use them (tensorflow-cpu, a CPU build of torch); false: where the
+    workers' environment is not the driver's"""
 
     @staticmethod
     def problems(c, cfg, key: str = "cluster") -> list[str]:
