@@ -97,6 +97,15 @@ LIMITS = {"n_confs": 100_000, "numb_steps": 100_000_000, "nsteps": 100_000_000,
           "dt_ps": 0.02, "md_timestep_fs": 20.0}
 
 
+def above_bound(key: str, value, bound: str, what: str, cfg) -> list[str]:
+    """The problem of ``value`` above ``LIMITS[bound]`` (none under ``no_limits=true``)."""
+    limit = LIMITS[bound]
+    if value is None or value <= limit or cfg.no_limits:
+        return []
+    return [f"{key}: {value:,} {what} is above raygen's bound of {limit:,}; set "
+            "no_limits=true if you mean it"]
+
+
 def _structure_file_problems(key: str, path: Path, type_map: list[str]) -> list[str]:
     """A structure file raygen will read: it is a readable file ASE understands, with
     atoms, a cell, and only species in ``type_map`` (checked on its first frame)."""
@@ -267,10 +276,9 @@ class SystemConfig:
             out.append(f"{named}.vacancies: must be >= 0, got {s.vacancies}")
         if s.n_confs < 1:
             out.append(f"{named}.n_confs: must be >= 1, got {s.n_confs}")
-        elif s.n_confs > LIMITS["n_confs"] and not cfg.no_limits:
-            out.append(f"{named}.n_confs: {s.n_confs} starting configurations (one file "
-                       f"each) is above raygen's bound of {LIMITS['n_confs']:,}; "
-                       "set no_limits=true if you mean it")
+        else:
+            out += above_bound(f"{named}.n_confs", s.n_confs, "n_confs",
+                               "starting configurations (one file each)", cfg)
         if s.atom_pert < 0 or s.cell_pert < 0:
             out.append(f"{named}: atom_pert and cell_pert must be >= 0")
         return out
@@ -348,10 +356,9 @@ class InitConfig:
             out.append(f"{key}.md_temperature: must be >= 0 K, got {init.md_temperature}")
         if not init.md_timestep_fs > 0:
             out.append(f"{key}.md_timestep_fs: must be > 0, got {init.md_timestep_fs}")
-        elif init.md_timestep_fs > LIMITS["md_timestep_fs"] and not cfg.no_limits:
-            out.append(f"{key}.md_timestep_fs: {init.md_timestep_fs} fs is above raygen's "
-                       f"bound of {LIMITS['md_timestep_fs']} fs (MD would blow up); set "
-                       "no_limits=true if you mean it")
+        else:
+            out += above_bound(f"{key}.md_timestep_fs", init.md_timestep_fs,
+                               "md_timestep_fs", "fs", cfg)
         if init.atom_pert < 0 or init.cell_pert < 0:
             out.append(f"{key}: atom_pert and cell_pert must be >= 0")
         return out
@@ -429,9 +436,7 @@ class TrainConfig:
         for name, steps in (("numb_steps", t.numb_steps),
                             ("init_model_numb_steps", t.init_model_numb_steps),
                             ("final.numb_steps", t.final.numb_steps)):
-            if steps is not None and steps > LIMITS["numb_steps"] and not cfg.no_limits:
-                out.append(f"{key}.{name}: {steps:,} training steps is above raygen's bound "
-                           f"of {LIMITS['numb_steps']:,}; set no_limits=true if you mean it")
+            out += above_bound(f"{key}.{name}", steps, "numb_steps", "training steps", cfg)
         if t.init_model_numb_steps is not None and t.init_model_numb_steps < 1:
             out.append(f"{key}.init_model_numb_steps: must be >= 1, "
                        f"got {t.init_model_numb_steps}")
@@ -516,9 +521,7 @@ class ModelDeviJob:
                        "step 0")
         if job.confs_per_sys is not None and job.confs_per_sys < 1:
             out.append(f"{key}.confs_per_sys: must be >= 1 or null")
-        if job.nsteps > LIMITS["nsteps"] and not cfg.no_limits:
-            out.append(f"{key}.nsteps: {job.nsteps:,} MD steps per task is above raygen's "
-                       f"bound of {LIMITS['nsteps']:,}; set no_limits=true if you mean it")
+        out += above_bound(f"{key}.nsteps", job.nsteps, "nsteps", "MD steps per task", cfg)
         return out
 
 
@@ -556,10 +559,8 @@ class ExploreConfig:
         for name in ("dt", "tau_t", "tau_p"):
             if getattr(e, name) <= 0:
                 out.append(f"{key}.{name}: must be > 0, got {getattr(e, name)}")
-        if e.dt > LIMITS["dt_ps"] and not cfg.no_limits:
-            out.append(f"{key}.dt: {e.dt} ps is above raygen's bound of {LIMITS['dt_ps']} ps "
-                       "(the time step is in ps: 0.002 is 2 fs); set no_limits=true if you "
-                       "mean it")
+        out += above_bound(f"{key}.dt", e.dt, "dt_ps",
+                           "ps (explore.dt is in ps: 0.002 is 2 fs)", cfg)
         if e.model_devi_skip < 0:
             out.append(f"{key}.model_devi_skip: must be >= 0, got {e.model_devi_skip}")
         if e.deviation_batch < 1:

@@ -55,15 +55,20 @@ def test_not_a_number_is_failed_and_never_the_level():
     assert kinds[1] == FAILED and f_lo == 0.1 and np.isfinite(f_lo)
 
 
-def test_select_frames_uses_and_records_the_adapted_levels():
-    rows = [(f"task.{s:03d}.000000", s, 10 * k, d)
-            for s, devs in ((0, [0.01, 0.02, 0.15, 0.18, 0.5]), (1, [0.03, 0.04, 0.05]))
-            for k, d in enumerate(devs)]
+def force_table(rows):
+    """A deviation table from (task_id, sys_idx, step, max_devi_f) rows."""
     cols = {"task_id": [r[0] for r in rows], "sys_idx": [r[1] for r in rows],
             "step": [r[2] for r in rows], "max_devi_f": [r[3] for r in rows]}
     for c in ("max_devi_v", "min_devi_v", "avg_devi_v", "min_devi_f", "avg_devi_f", "devi_e"):
         cols[c] = [0.0] * len(rows)
-    table = pa.table(cols).select(DEVIATION_SCHEMA.names).cast(DEVIATION_SCHEMA)
+    return pa.table(cols).select(DEVIATION_SCHEMA.names).cast(DEVIATION_SCHEMA)
+
+
+def test_select_frames_uses_and_records_the_adapted_levels():
+    rows = [(f"task.{s:03d}.000000", s, 10 * k, d)
+            for s, devs in ((0, [0.01, 0.02, 0.15, 0.18, 0.5]), (1, [0.03, 0.04, 0.05]))
+            for k, d in enumerate(devs)]
+    table = force_table(rows)
     cfg = SelectConfig(adapt_trust_lo=True, numb_candi_f=2, f_trust_lo=0.9, f_trust_hi=0.3)
     sel = select_frames(table, cfg, None, 0)
     assert sel[0].counts == {"accurate": 2, "candidate": 2, "failed": 1}
@@ -162,11 +167,7 @@ def test_over_the_whole_iteration_one_level_for_all_systems():
     rows = [(f"task.{s:03d}.000000", s, 10 * k, d)
             for s, devs in ((0, [0.01, 0.02, 0.15, 0.18, 0.5]), (1, [0.03, 0.04, 0.05]))
             for k, d in enumerate(devs)]
-    cols = {"task_id": [r[0] for r in rows], "sys_idx": [r[1] for r in rows],
-            "step": [r[2] for r in rows], "max_devi_f": [r[3] for r in rows]}
-    for c in ("max_devi_v", "min_devi_v", "avg_devi_v", "min_devi_f", "avg_devi_f", "devi_e"):
-        cols[c] = [0.0] * len(rows)
-    table = pa.table(cols).select(DEVIATION_SCHEMA.names).cast(DEVIATION_SCHEMA)
+    table = force_table(rows)
     cfg = SelectConfig(adapt_trust_lo=True, adapt_scope="iteration", numb_candi_f=3,
                        f_trust_hi=0.3)
     sel = select_frames(table, cfg, None, 0)
