@@ -171,6 +171,8 @@ class Structure(StrEnum):
 
 AdaptScope = vocabulary("AdaptScope", ("system", "iteration"), __name__)
 
+PickRule = vocabulary("PickRule", ("uniform", "inv_pop_f"), __name__)
+
 Ensemble = vocabulary("Ensemble", ("nvt", "npt", "npt-iso", "npt-aniso", "npt-tri", "nve"),
                       __name__)
 
@@ -601,6 +603,12 @@ class SelectConfig:
     converge_accurate_ratio: Optional[float] = 0.99
     """an exploration stage ends when an iteration's accurate ratio reaches this; null: never early
 """
+    pick: PickRule = PickRule["uniform"]  # type: ignore[valid-type]
+    """how the candidates to label are drawn: `uniform` (DP-GEN: at random) or `inv_pop_f`
+    (dpgen2: weighted by 1 / the population of their force-deviation bin over [lo, hi), so
+    rare deviations are picked as often as common ones; no repeats)"""
+    pick_nhist: int = 10
+    """inv_pop_f: bins of the force-deviation histogram (dpgen2's `inv_pop_f:nhist`)"""
     adapt_trust_lo: bool = False
     """DP-GEN's `model_devi_adapt_trust_lo`: the lower levels are found per system and iteration
     (the `numb_candi`/`perc_candi` frames of largest deviation below the upper levels are the
@@ -640,6 +648,8 @@ class SelectConfig:
             out.append(f"{key}.fp_task_max and {key}.fp_task_min must be >= 0")
         if s.seed < 0:
             out.append(f"{key}.seed: must be >= 0, got {s.seed}")
+        if s.pick_nhist < 1:
+            out.append(f"{key}.pick_nhist: must be >= 1, got {s.pick_nhist}")
         if s.numb_candi_f < 0 or s.numb_candi_v < 0:
             out.append(f"{key}.numb_candi_f and {key}.numb_candi_v must be >= 0")
         for name in ("perc_candi_f", "perc_candi_v"):

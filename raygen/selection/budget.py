@@ -42,3 +42,28 @@ def proceed_count(n_tasks: int, ratio: float) -> int:
     """How many of an iteration's ``n_tasks`` labels must be done before the next
     iteration's training starts (``label.proceed_ratio``)."""
     return min(n_tasks, max(1, math.ceil(ratio * n_tasks - 1e-9))) if n_tasks else 0
+
+
+def pick_inverse_population(candidates, values: np.ndarray, lo: float, hi: float, n: int,
+                            rng: np.random.Generator, nhist: int = 10):
+    """dpgen2's ``inv_pop_f`` pick: a histogram of the candidates' max force deviation
+    over [lo, hi) in ``nhist`` bins, each candidate weighted by 1 / its bin's count, ``n``
+    drawn without repeats (dpgen2 PR #300). Deviations rare among the candidates are
+    picked as often as common ones, so a window crowded near ``lo`` does not take every
+    label. Returns (the chosen, all candidates with the chosen first) as :func:`pick`."""
+    values = np.asarray(values, dtype=float)
+    m = len(values)
+    if m == 0 or n == 0:
+        return pick(candidates, 0, rng)
+    top = hi if np.isfinite(hi) else float(values.max()) + 1e-12
+    edges = np.linspace(lo, top, nhist + 1)
+    bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, nhist - 1)
+    weight = 1.0 / np.bincount(bins, minlength=nhist)[bins]
+    chosen = rng.choice(m, size=min(n, m), replace=False, p=weight / weight.sum())
+    rest = np.setdiff1d(np.arange(m), chosen)
+    order = np.concatenate([chosen, rng.permutation(rest)])
+    if hasattr(candidates, "take"):
+        shuffled = candidates.take(order)
+    else:
+        shuffled = [candidates[i] for i in order]
+    return shuffled[:len(chosen)], shuffled

@@ -12,7 +12,12 @@ import pyarrow as pa
 
 from raygen.atomic import atomic_write
 from raygen.selection.adaptive import adaptive_classify
-from raygen.selection.budget import fp_task_budget, number_to_label, pick
+from raygen.selection.budget import (
+    fp_task_budget,
+    number_to_label,
+    pick,
+    pick_inverse_population,
+)
 from raygen.selection.classify import ACCURATE, CANDIDATE, FAILED, classify
 from raygen.selection.trust import TrustLevels, resolve_levels
 
@@ -152,12 +157,19 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
                            (FAILED, "failed")):
             idx = a + np.flatnonzero(kinds == kind)
             setattr(sel, attr, Frames(names, task[idx], step[idx]))
+            if kind == CANDIDATE:
+                cand_f = f[idx]
         sel.budget = fp_task_budget(sel.accurate_ratio, fp_task_max,
                                     select_cfg.fp_accurate_threshold,
                                     select_cfg.fp_accurate_soft_threshold)
         n = number_to_label(len(sel.candidate), sel.budget, select_cfg.fp_task_min)
         rng = np.random.default_rng([select_cfg.seed, iteration, s])
-        sel.chosen, sel.candidate = pick(sel.candidate, n, rng)
+        if str(getattr(select_cfg, "pick", "uniform")) == "inv_pop_f":
+            sel.chosen, sel.candidate = pick_inverse_population(
+                sel.candidate, cand_f, levels.f_lo, levels.f_hi, n, rng,
+                int(select_cfg.pick_nhist))
+        else:
+            sel.chosen, sel.candidate = pick(sel.candidate, n, rng)
         out[s] = sel
     return out
 
