@@ -59,18 +59,36 @@ def cu_data(tmp_path_factory) -> Path:
     return root / "Cu32"
 
 
+def train_tiny_models(root: Path, data: Path, backend: str) -> list[Path]:
+    """Two real DeePMD-kit models of ``backend``, 100 steps each, differing in seed."""
+    from raygen.actors.trainer import train_member
+    from raygen.config.backend import graph_name
+    from raygen.science.training_input import make_training_input
+
+    cfg = TrainConfig(numb_steps=100, input=TINY_TRAIN_INPUT, disp_freq=50, backend=backend)
+    paths = []
+    for m in range(2):
+        inp = make_training_input(cfg, ["Cu"], [data], 0, m, False)
+        graph = root / graph_name(m, backend)
+        train_member(root / f"{m:03d}", inp, graph, backend)
+        paths.append(graph)
+    return paths
+
+
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory, cu_data) -> list[Path]:
     """Two real DeePMD-kit (TensorFlow) models, 100 steps each, differing in seed."""
-    from raygen.actors.trainer import train_member
-    from raygen.science.training_input import make_training_input
+    return train_tiny_models(tmp_path_factory.mktemp("models"), cu_data, "tf")
 
-    root = tmp_path_factory.mktemp("models")
-    cfg = TrainConfig(numb_steps=100, input=TINY_TRAIN_INPUT, disp_freq=50)
-    paths = []
-    for m in range(2):
-        inp = make_training_input(cfg, ["Cu"], [cu_data], 0, m, False)
-        graph = root / f"graph.{m:03d}.pb"
-        train_member(root / f"{m:03d}", inp, graph, "tf")
-        paths.append(graph)
-    return paths
+
+@pytest.fixture(scope="session")
+def tiny_pt_models(tmp_path_factory, cu_data) -> list[Path]:
+    """The same two models trained with deepmd-kit's PyTorch backend (``.pth``)."""
+    return train_tiny_models(tmp_path_factory.mktemp("pt_models"), cu_data, "pt")
+
+
+@pytest.fixture(params=["tf", "pt"])
+def backend_models(request) -> tuple[str, list[Path]]:
+    """(backend, its two tiny models): a test run with each deepmd-kit backend."""
+    name = "tiny_models" if request.param == "tf" else "tiny_pt_models"
+    return request.param, request.getfixturevalue(name)

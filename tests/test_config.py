@@ -319,3 +319,49 @@ def test_a_gpu_layout_with_a_cpu_only_backend_is_refused(monkeypatch):
     monkeypatch.setattr(metadata, "version",
                         lambda d: "2.11.0+cpu" if d == "torch" else real(d))
     assert "CPU build (2.11.0+cpu)" in cpu_only_reason("pt")
+
+
+@pytest.mark.parametrize("cluster", ["gpu", "slurm", "kuberay"])
+def test_the_paper_scale_run_on_gpu_layouts_uses_a_backend_that_can_use_gpus(cluster):
+    """+exp=cu_paper trains with PyTorch (the torch extra's CUDA build), so on every GPU
+    layout its GPUs do the work; with train.backend=tf (tensorflow-cpu) it is refused."""
+    from raygen.config.backend import cpu_only_reason
+
+    cfg = cfg_with("+exp=cu_paper", f"cluster={cluster}")
+    assert cfg.train.backend == "pt"
+    assert any(cfg.cluster[k].num_gpus > 0 for k in ("trainer", "explorer"))
+    assert cpu_only_reason("pt") is None  # CI installs torch 2.11's CUDA build
+    try:
+        validate(cfg)
+    except ConfigError as err:
+        assert not any("cannot use GPUs" in p or "CPU build" in p for p in err.problems), \
+            err.problems
+    if cpu_only_reason("tf") is not None:
+        with pytest.raises(ConfigError, match="tensorflow-cpu"):
+            validate(cfg_with("+exp=cu_paper", f"cluster={cluster}", "train.backend=tf"))
+
+
+def test_a_pytorch_only_descriptor_on_tensorflow_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match=r"train.input.model.descriptor: dpa3 exists only "
+                                          r"in deepmd-kit's PyTorch backend; set train.backend=pt"):
+        validate(cfg_with("+exp=cu_smoke", "train=dpa3", "train.backend=tf"))
+    validate(cfg_with("+exp=cu_smoke", "train=dpa3"))
+
+
+def test_the_pytorch_backend_without_its_requirements_is_refused_before_any_work(monkeypatch):
+    """raygen's old torch-only extra: deepmd-kit's PyTorch backend dies in its first
+    `dp --pt train` without e3nn; now the run is refused naming what is missing."""
+    from importlib import metadata
+
+    real = metadata.version
+
+    def version(dist):
+        if dist in ("e3nn", "vesin"):
+            raise metadata.PackageNotFoundError(dist)
+        return real(dist)
+
+    monkeypatch.setattr(metadata, "version", version)
+    with pytest.raises(ConfigError) as err:
+        validate(cfg_with("+exp=cu_smoke", "train.backend=pt"))
+    (msg,) = [p for p in err.value.problems if p.startswith("train.backend")]
+    assert "e3nn>=0.5.9" in msg and "vesin" in msg and "pip install -e '.[torch]'" in msg

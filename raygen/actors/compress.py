@@ -4,9 +4,10 @@ DeePMD-kit tabulates the embedding net of a compressed model, which makes each
 MD step cheaper; DP-GEN offers it as ``dp_compress``. Only the first model drives
 the dynamics, so only it is compressed (once per iteration, by a trainer of the
 step's pool: a lane, or a Trainer actor with the trainer's resources); the
-deviations are still computed with every model as trained. A model that deepmd-kit
-cannot compress (a descriptor it has no tables for) is used as it is, and the log
-says why.
+deviations are still computed with every model as trained. A descriptor deepmd-kit
+has no tables for (DPA-2's repformers, DPA-3) is not sent to ``dp compress``: the MD
+runs with the model as trained and the log says so; a model ``dp compress`` fails on
+is used as it is, with deepmd-kit's reason in the log.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from raygen.actors.pool import step_pools
 from raygen.cluster import get
+from raygen.config.backend import cannot_compress
 from raygen.state import overhead
 from raygen.state.context import RunContext
 
@@ -31,6 +33,11 @@ def md_model(ctx: RunContext, ii: int) -> Path:
     dst = ctx.rundir.compressed_graph(ii, ctx.backend)
     if dst.exists():
         return dst.resolve()
+    unsupported = cannot_compress(ctx.cfg.train.input, ctx.backend)
+    if unsupported:
+        log.info("iter %d: the MD runs with the model as trained (explore.compress): "
+                 "deepmd-kit cannot compress the %s descriptor", ii, ", ".join(unsupported))
+        return src
     (pool,) = step_pools(ctx, ("trainer",))  # a trainer's warm deepmd-kit runs it
     try:
         error, seconds = get(pool.take(1)[0].compress.remote(str(src), str(dst), ctx.backend))

@@ -1,15 +1,16 @@
 """A warm deepmd-kit command line: import deepmd-kit once, fork once per command.
 
 ``dp train`` and ``dp freeze`` each start a Python process that spends ~6–7 s
-importing TensorFlow and deepmd-kit before doing any work (measured on the
-cu-quick workload: ~10 s of each member's ~42 s ``dp train`` and ~6 s of its
-``dp freeze`` were that). A :class:`WarmDP` starts one server process per Trainer
-actor that imports deepmd-kit's backend once; each command then runs in a child
-forked from it, exactly as ``dp <args>`` would (same arguments, same working
-directory, stdout and stderr into the same log file, the same exit status) but
-without the start-up. The child is forked from a single-threaded process that has
-run no TensorFlow session, so it starts clean; a command that crashes the child
-takes only the child down.
+importing TensorFlow and deepmd-kit before doing any work (measured on the cu-quick
+workload: ~10 s of each member's ~42 s ``dp train`` and ~6 s of its ``dp freeze``
+were that; with PyTorch ~1.5 s of a 100-step ``dp --pt train``, whose ``dp --pt
+freeze`` is TorchScript compilation, not import). A :class:`WarmDP` starts one
+server process per Trainer actor that imports deepmd-kit's backend once; each
+command then runs in a child forked from it, exactly as ``dp <args>`` would (same
+arguments, same working directory, stdout and stderr into the same log file, the
+same exit status) but without the start-up. The child is forked from a single-
+threaded process that has run no TensorFlow session or torch computation, so it
+starts clean; a command that crashes the child takes only the child down.
 
 Protocol (one JSON line each way): ``{"argv": [...], "cwd": ..., "log": ...}`` →
 ``{"rc": int}``. Every process in the chain dies with its parent (Linux
@@ -29,7 +30,8 @@ from typing import Optional
 
 # what ``dp --<backend> train/freeze`` imports, loaded once by the server
 PRELOAD = {"--tf": ["deepmd.main", "deepmd.tf.entrypoints.main", "deepmd.tf.train.trainer",
-                    "deepmd.tf.entrypoints.freeze"]}
+                    "deepmd.tf.entrypoints.freeze"],
+           "--pt": ["deepmd.main", "deepmd.pt.entrypoints.main"]}
 
 
 def die_with_parent() -> None:

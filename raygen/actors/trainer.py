@@ -6,7 +6,7 @@ what DeePMD-kit users expect and an interrupted training resumes from its last
 checkpoint (``--restart``). The actor asks Ray for the GPU (``num_gpus``) it trains
 on; Ray sets ``CUDA_VISIBLE_DEVICES`` for it and the child inherits it.
 
-With the TensorFlow backend each command runs in a child forked from the actor's
+Each command runs in a child forked from the actor's
 warm deepmd-kit server (:mod:`raygen.actors.dp_server`), which imported deepmd-kit
 once: same arguments, same logs, same models, without the ~6 s interpreter and
 TensorFlow start of every ``dp`` process.
@@ -172,9 +172,8 @@ class TrainerWorker:
         self.runners: dict[str, WarmDP] = {}
 
     def runner(self, backend: str) -> Optional[WarmDP]:
-        """The warm deepmd-kit of ``backend`` (TensorFlow only: the PyTorch backend
-        keeps one process per command — forking after importing torch is not tested
-        here, where its backend does not load)."""
+        """The warm deepmd-kit of ``backend`` (both backends: the server imports
+        deepmd-kit and the framework once and has run no computation when it forks)."""
         flag = dp_flag(backend)
         if flag not in PRELOAD:
             return None

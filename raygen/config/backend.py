@@ -12,8 +12,8 @@ from raygen.config.strenum import StrEnum
 
 
 class Backend(StrEnum):
-    """deepmd-kit backend: ``tf`` (TensorFlow, the CPU default) or ``pt`` (PyTorch,
-    GPU clusters; deepmd-kit 3.2.0's compiled ops need torch 2.11)."""
+    """deepmd-kit backend: ``tf`` (TensorFlow, the CPU default) or ``pt`` (PyTorch:
+    DPA-2/DPA-3, GPU clusters; deepmd-kit 3.2.0's compiled ops need torch 2.11)."""
 
     tf = "tf"
     pt = "pt"
@@ -73,9 +73,55 @@ def has_checkpoint(task_dir: Path, backend: str) -> bool:
     return (task_dir / CHECKPOINT[Backend.pt]).exists()
 
 
+# descriptors deepmd-kit can tabulate (`dp compress`), per backend; the others (DPA-2's
+# repformers, DPA-3) raise NotImplementedError in deepmd-kit 3.2.0
+COMPRESSIBLE = {"se_e2_a", "se_a", "se_e2_r", "se_r", "se_e3", "se_at", "se_a_3be", "se_atten",
+                "dpa1", "se_atten_v2"}
+# descriptors deepmd-kit implements in PyTorch (and JAX) only
+PT_ONLY = {"dpa2", "dpa3", "dpa4", "sezm", "se_e3_tebd"}
+
+
+def descriptor_types(train_input: dict) -> list[str]:
+    """The descriptor type(s) of a deepmd-kit input (a hybrid's members)."""
+    desc = (train_input or {}).get("model", {}).get("descriptor", {}) or {}
+    if desc.get("type") == "hybrid":
+        return [str(d.get("type")) for d in desc.get("list", [])]
+    return [str(desc.get("type"))] if desc.get("type") else []
+
+
+def cannot_compress(train_input: dict, backend: str) -> list[str]:
+    """The descriptor types of ``train_input`` that ``dp compress`` cannot tabulate."""
+    Backend(str(backend))
+    return [t for t in descriptor_types(train_input) if t not in COMPRESSIBLE]
+
+
+def missing_for_pt() -> list[str]:
+    """The requirements of deepmd-kit's own ``torch`` extra (its PyTorch backend: torch,
+    e3nn, vesin[torch], ...) that are not installed, read from deepmd-kit's metadata."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    out = []
+    for text in metadata.requires("deepmd-kit") or []:
+        req = Requirement(text)
+        if req.marker is None or not req.marker.evaluate({"extra": "torch"}):
+            continue
+        if req.marker.evaluate({"extra": ""}):
+            continue  # a requirement of deepmd-kit itself, not of the extra
+        try:
+            have = metadata.version(req.name)
+        except metadata.PackageNotFoundError:
+            out.append(str(req).split(";")[0])
+            continue
+        if req.specifier and not req.specifier.contains(have.split("+")[0], prereleases=True):
+            out.append(f"{str(req).split(';')[0]} (installed: {have})")
+    return out
+
+
 def import_framework(backend: str) -> None:
     """Import the backend's framework; the DeePMD LAMMPS plugin needs it loaded
-    first in the process (the ``pt`` path is not exercised on CPU here)."""
+    first in the process."""
     if Backend(str(backend)) is Backend.pt:
         import torch  # noqa: F401
     else:

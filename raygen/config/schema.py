@@ -456,14 +456,33 @@ class TrainConfig:
             # deepmd-kit (TF) checks save_freq only at display steps: no checkpoint otherwise
             out.append(f"{key}.input.training.save_freq: {save} must be a multiple of "
                        f"disp_freq {disp}, or deepmd-kit writes no checkpoint to freeze")
-        if t.backend == "pt":
-            try:
-                import deepmd.pt  # noqa: F401
-            except Exception as err:  # noqa: BLE001
-                out.append(f"{key}.backend: 'pt' needs deepmd-kit's PyTorch backend, which "
-                           f"does not load here ({type(err).__name__}: {str(err)[:120]}); "
-                           "use backend=tf on CPU")
+        out += _backend_problems(t, key)
         return out + _deepmd_input_problems(t, list(cfg.type_map), key)
+
+
+def _backend_problems(t, key: str) -> list[str]:
+    """A PyTorch-only descriptor on TensorFlow; the PyTorch backend without what deepmd-kit's
+    ``torch`` extra installs, or not loading (a torch other than the one its ops need)."""
+    from raygen.config.backend import PT_ONLY, descriptor_types, missing_for_pt
+
+    if t.backend != "pt":
+        pt_only = [d for d in descriptor_types(t.input) if d in PT_ONLY]
+        if pt_only:
+            return [f"{key}.input.model.descriptor: {', '.join(pt_only)} exists only in "
+                    f"deepmd-kit's PyTorch backend; set {key}.backend=pt"]
+        return []
+    missing = missing_for_pt()
+    if missing:
+        return [f"{key}.backend: 'pt' needs deepmd-kit's PyTorch backend, and these of its "
+                f"requirements are missing: {', '.join(missing)}; install raygen's torch "
+                "extra (pip install -e '.[torch]')"]
+    try:
+        import deepmd.pt  # noqa: F401
+    except Exception as err:  # noqa: BLE001
+        return [f"{key}.backend: 'pt' needs deepmd-kit's PyTorch backend, which does not load "
+                f"here ({type(err).__name__}: {str(err)[:160]}); install raygen's torch extra "
+                "(pip install -e '.[torch]') or use backend=tf"]
+    return []
 
 
 @dataclass

@@ -4,13 +4,16 @@ import numpy as np
 from ase.build import bulk
 
 from raygen.actors.trainer import compress_model
+from raygen.config.backend import cannot_compress, compressed_name
 
 
-def test_the_compressed_model_gives_the_same_energies_and_forces(tiny_models, tmp_path):
+def test_the_compressed_model_gives_the_same_energies_and_forces(backend_models, tmp_path):
+    """``dp --tf compress`` and ``dp --pt compress`` of se_e2_a."""
     from deepmd.infer import DeepPot
 
-    dst = tmp_path / "graph.000.compressed.pb"
-    error, seconds = compress_model(tiny_models[0], dst, "tf")
+    backend, tiny_models = backend_models
+    dst = tmp_path / compressed_name(tiny_models[0])
+    error, seconds = compress_model(tiny_models[0], dst, backend)
     assert error is None and dst.stat().st_size > 0 and seconds > 0
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat(2)
     atoms.rattle(0.05, seed=1)
@@ -31,3 +34,13 @@ def test_a_model_deepmd_cannot_compress_is_refused_with_its_reason(tmp_path):
     error, _ = compress_model(bad, dst, "tf")
     assert error is not None and error.startswith("dp compress exited")
     assert not dst.exists()
+
+
+def test_descriptors_deepmd_cannot_tabulate_are_known_before_dp_compress():
+    def model(desc):
+        return {"model": {"descriptor": desc}}
+
+    assert cannot_compress(model({"type": "se_e2_a"}), "pt") == []
+    assert cannot_compress(model({"type": "dpa3", "repflow": {}}), "pt") == ["dpa3"]
+    assert cannot_compress(model({"type": "hybrid", "list": [{"type": "se_e2_a"},
+                                                             {"type": "dpa2"}]}), "pt") == ["dpa2"]

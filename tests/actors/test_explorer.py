@@ -37,6 +37,21 @@ def test_many_tasks_in_one_process_and_cached_rerun(local_ray, tiny_models, tmp_
     assert info.cached and table.num_rows == 11
 
 
+def test_pytorch_models_drive_lammps_in_the_same_process(local_ray, tiny_pt_models, tmp_path):
+    """train.backend=pt: the explorer loads torch before the DeePMD plugin and runs
+    ``pair_style deepmd graph.000.pth`` task after task."""
+    explorer = Explorer.remote(LammpsExploreConfig(), ["Cu"], 1, "pt")
+    pids = set()
+    for k in range(2):
+        d = tmp_path / f"task.000.{k:06d}"
+        make_task(d, tiny_pt_models[0], 300 + 300 * k)
+        info, table = ray.get(explorer.run.remote(str(d), d.name, 0, str(d / "traj.parquet")))
+        assert info.error is None, info.error
+        assert table.column("step").to_pylist() == list(range(0, 101, 10))
+        pids.add(info.pid)
+    assert len(pids) == 1
+
+
 def test_lammps_error_keeps_frames_and_reports(local_ray, tiny_models, tmp_path):
     d = tmp_path / "task.000.000000"
     make_task(d, tiny_models[0], 300)

@@ -9,6 +9,7 @@ import ray
 
 from raygen.actors.evaluator import deviation_table, load_models
 from raygen.actors.lane import Lane, LanePool, lane_count, use_lanes
+from raygen.config.backend import compressed_name, graph_name
 from raygen.config.schema import ClusterConfig, TrainConfig, WorkerResources
 from raygen.engines.lammps import LammpsExploreConfig
 from raygen.errors import RunError
@@ -45,18 +46,21 @@ def test_as_many_lanes_as_the_most_of_a_kind_and_the_cpus_admit():
 
 
 def test_one_lane_trains_compresses_runs_md_and_evaluates_in_one_process(
-        local_ray, tiny_models, cu_data, tmp_path):
-    lane = Lane.options(num_cpus=0).remote(LammpsExploreConfig(), ["Cu"], 1, "tf")
+        local_ray, backend_models, cu_data, tmp_path):
+    """With each backend: the PyTorch lane forks its warm ``dp --pt`` like TensorFlow's."""
+    backend, tiny_models = backend_models
+    lane = Lane.options(num_cpus=0).remote(LammpsExploreConfig(), ["Cu"], 1, backend)
     pid = ray.get(lane.placement.remote())["pid"]
 
     inp = make_training_input(TrainConfig(numb_steps=20, input=TINY_TRAIN_INPUT,
-                                          disp_freq=10), ["Cu"], [cu_data], 0, 0, False)
-    graph = tmp_path / "graph.000.pb"
-    result = ray.get(lane.train.remote(str(tmp_path / "000"), inp, str(graph), "tf"))
+                                          disp_freq=10, backend=backend),
+                              ["Cu"], [cu_data], 0, 0, False)
+    graph = tmp_path / graph_name(0, backend)
+    result = ray.get(lane.train.remote(str(tmp_path / "000"), inp, str(graph), backend))
     assert graph.stat().st_size > 0 and 0 < result.compute_s <= result.total_s
 
-    dst = tmp_path / "graph.000.compressed.pb"
-    error, _ = ray.get(lane.compress.remote(str(tiny_models[0]), str(dst), "tf"))
+    dst = tmp_path / compressed_name(tiny_models[0])
+    error, _ = ray.get(lane.compress.remote(str(tiny_models[0]), str(dst), backend))
     assert error is None and dst.stat().st_size > 0
 
     d = tmp_path / "task.000.000000"

@@ -230,6 +230,7 @@ def test_groups_autoscale_and_match_raygens_cluster_config(rendered):
         cfg = compose(config_name="config", overrides=words[3:])
     assert cfg.cluster.address == "auto" and cfg.cluster.autoscaling
     assert cfg.workdir.startswith("/runs/")
+    assert cfg.train.backend == "pt"  # the image's GPU backend (see the Dockerfile)
     mounts = {m["mountPath"] for m in
               cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
     assert "/runs" in mounts
@@ -255,6 +256,15 @@ def test_dockerfile_agrees_with_pyproject():
             assert e in project["optional-dependencies"], e
     for path in re.findall(r"^COPY (\S+)", text, re.M):
         assert (ROOT / path).exists(), path
+    copied = set(re.findall(r"^COPY (\S+)", text, re.M))
+    for package in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+            "packages"]:
+        top = package.split(".")[0]
+        assert top in copied, f"pyproject packages {package}, the image does not COPY {top}/"
+    # one backend story: GPUs through PyTorch; no GPU TensorFlow next to tensorflow-cpu
+    assert '".[torch]"' in installs
+    assert not re.search(r"deepmd-kit\[[^\]]*\bgpu\b", installs)
+    assert not re.search(r"\btensorflow(==|\s|$)", installs)
     assert re.search(r"^USER 1000$", text, re.M)
     cluster = next(d for d in load_kustomization(K8S / "base") if d["kind"] == "RayCluster")
     assert cluster["spec"]["headGroupSpec"]["template"]["spec"]["securityContext"]["runAsUser"] \

@@ -19,9 +19,10 @@ def unseen(tmp_path_factory):
     return root, frames
 
 
-def test_scores_match_a_direct_computation(tiny_models, unseen):
+def test_scores_match_a_direct_computation(backend_models, unseen):
     from deepmd.infer import DeepPot
 
+    _, tiny_models = backend_models
     root, frames = unseen
     models = [DeepPot(str(p)) for p in tiny_models]
     (name, system), = load_systems([root / "npy"], None).items()
@@ -35,8 +36,9 @@ def test_scores_match_a_direct_computation(tiny_models, unseen):
     assert len(s.f_rmse_per_model) == 2 and s.mean_max_devi_f > 0
 
 
-def test_command_reads_npy_and_other_formats(tiny_models, unseen, capsys, tmp_path):
+def test_command_reads_npy_and_other_formats(backend_models, unseen, capsys, tmp_path):
     root, _ = unseen
+    _, tiny_models = backend_models
     models = tiny_models[0].parent
     assert main([str(models), str(root / "npy"), str(root / "npy2")]) == 0
     out = capsys.readouterr().out
