@@ -3,6 +3,7 @@
 evaluators' deviations, a ``kill -9`` and resume, the held-out scorer — and a DPA-3
 ensemble (``train=dpa3``), which deepmd-kit cannot compress."""
 
+import json
 import subprocess
 import sys
 
@@ -67,7 +68,9 @@ def test_a_pytorch_run_trains_compresses_explores_resumes_and_scores(tmp_path):
     assert 0 < f_rmse < 1.0  # eV/Å: trained models, not noise
 
 
-def test_a_dpa3_ensemble_runs_the_loop_uncompressed(tmp_path):
+def test_a_dpa3_ensemble_runs_the_loop_and_teaches_a_compressed_student(tmp_path):
+    """train=dpa3 (uncompressed: deepmd-kit cannot tabulate it), then distillation: its
+    published model labels a se_e2_a student's frames (label=deepmd)."""
     run = tmp_path / "run"
     proc = subprocess.run(raygen_cmd(run, "train=dpa3", "max_iter=1", "train.numb_steps=200",
                                      "train.numb_models=2"),
@@ -86,3 +89,27 @@ def test_a_dpa3_ensemble_runs_the_loop_uncompressed(tmp_path):
     for task in sorted((run / "iter.000000" / "01.model_devi").glob("task.*")):
         steps, devi = read_model_devi(task / "model_devi.out")
         assert len(steps) == 31 and np.isfinite(devi).all()
+
+    # distillation: the DPA-3 model is the labeler of a small compressed se_e2_a student
+    teacher = run / "models" / "graph.000.pth"
+    student = tmp_path / "student"
+    proc = subprocess.run(raygen_cmd(student, "label=deepmd", f"label.model={teacher}",
+                                     "max_iter=1", "train.numb_steps=200",
+                                     "train.numb_models=2",
+                                     # a smooth teacher: students agree closely
+                                     "select.f_trust_lo=0.005", "select.f_trust_hi=5"),
+                          cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
+                          timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fp = student / "iter.000000" / "02.fp"
+    assert json.loads((fp / "collected.json").read_text())["label_status"]["converged"] > 0
+    assert (student / "iter.000000" / "00.train" / "graph.000.compressed.pb").exists()
+    # a label is the teacher's prediction
+    from ase.io import read
+    from deepmd.infer import DeepPot
+
+    labelled = sorted(fp.glob("task.*/output.extxyz"))[0]
+    frame = read(labelled)
+    e, f, _ = DeepPot(str(teacher)).eval(frame.positions.reshape(1, -1),
+                                         frame.cell.array.reshape(1, -1), [0] * len(frame))
+    np.testing.assert_allclose(frame.get_forces(), f.reshape(-1, 3), atol=1e-5)

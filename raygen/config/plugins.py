@@ -23,6 +23,7 @@ LABELERS: dict[str, str] = {
     "abacus": "raygen.labelers.abacus:AbacusLabeler",
     "gaussian": "raygen.labelers.gaussian:GaussianLabeler",
     "siesta": "raygen.labelers.siesta:SiestaLabeler",
+    "deepmd": "raygen.labelers.deepmd:DeepmdLabeler",
 }
 
 ENGINES: dict[str, str] = {
