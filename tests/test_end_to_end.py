@@ -214,6 +214,15 @@ def mtimes(paths):
     return {str(p): p.stat().st_mtime_ns for p in paths}
 
 
+def kill_9_when(cmd, cwd: Path, run: Path, ready) -> None:
+    """Start the run ``cmd``, ``kill -9`` its process group once ``ready()``; no orphan
+    keeps writing into ``run``."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env_for(cwd), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(ready, proc)
+    kill_run(proc, run)
+
+
 def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
     run = tmp_path / "run"
     # longer MD so the second kill lands inside the exploration stage (the compressed
@@ -223,10 +232,7 @@ def test_kill_9_and_resume_redoes_nothing_finished(tmp_path):
     train = run / "iter.000000" / "00.train"
 
     # 1. kill -9 while the ensemble trains: some models frozen, others not
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_for(lambda: (train / "graph.000.pb").exists(), proc)
-    kill_run(proc, run)
+    kill_9_when(cmd, tmp_path, run, lambda: (train / "graph.000.pb").exists())
     done_models = sorted(train.glob("graph.*.pb"))
     assert 0 < len(done_models) < 4
     before = mtimes(done_models + [run / "init" / "data.fcc" / "done"])

@@ -13,7 +13,7 @@ import pytest
 from raygen.science.dataset import write_deepmd_npy
 from raygen.science.deviation import read_model_devi
 from tests.conftest import cu_frames
-from tests.test_end_to_end import env_for, kill_run, mtimes, raygen_cmd, records, wait_for
+from tests.test_end_to_end import env_for, kill_9_when, mtimes, raygen_cmd, records
 
 pytestmark = pytest.mark.slow
 
@@ -25,10 +25,7 @@ def test_a_pytorch_run_trains_compresses_explores_resumes_and_scores(tmp_path):
     train = run / "iter.000000" / "00.train"
 
     # kill -9 while the ensemble trains: some .pth members frozen, others not
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_for(lambda: (train / "graph.000.pth").exists(), proc)
-    kill_run(proc, run)
+    kill_9_when(cmd, tmp_path, run, lambda: (train / "graph.000.pth").exists())
     done = sorted(train.glob("graph.*.pth"))
     assert 0 < len(done) < 4
     before = mtimes(done)
