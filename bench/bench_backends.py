@@ -48,7 +48,7 @@ def train(backend: str, model: str, steps: int, root: Path, data: list[Path]) ->
     per_batch = float(re.findall(r"average training time: ([0-9.]+) s/batch", log)[-1])
     out = {"backend": backend, "model": model, "train_steps_per_s": round(1 / per_batch, 1),
            "train_total_s": round(total, 1), "graph": str(graph)}
-    if not cannot_compress(inp, backend):
+    if not cannot_compress(inp):
         dst = graph.with_name(f"graph.000.compressed{graph.suffix}")
         error, _ = compress_model(graph, dst, backend)
         out["compressed"] = None if error else str(dst)

@@ -33,7 +33,7 @@ def md_model(ctx: RunContext, ii: int) -> Path:
     dst = ctx.rundir.compressed_graph(ii, ctx.backend)
     if dst.exists():
         return dst.resolve()
-    unsupported = cannot_compress(ctx.cfg.train.input, ctx.backend)
+    unsupported = cannot_compress(ctx.cfg.train.input)
     if unsupported:
         log.info("iter %d: the MD runs with the model as trained (explore.compress): "
                  "deepmd-kit cannot compress the %s descriptor", ii, ", ".join(unsupported))

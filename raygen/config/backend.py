@@ -73,7 +73,7 @@ def has_checkpoint(task_dir: Path, backend: str) -> bool:
     return (task_dir / CHECKPOINT[Backend.pt]).exists()
 
 
-# descriptors deepmd-kit can tabulate (`dp compress`), per backend; the others (DPA-2's
+# descriptors deepmd-kit can tabulate (`dp compress`); the others (DPA-2's
 # repformers, DPA-3) raise NotImplementedError in deepmd-kit 3.2.0
 COMPRESSIBLE = {"se_e2_a", "se_a", "se_e2_r", "se_r", "se_e3", "se_at", "se_a_3be", "se_atten",
                 "dpa1", "se_atten_v2"}
@@ -89,9 +89,9 @@ def descriptor_types(train_input: dict) -> list[str]:
     return [str(desc.get("type"))] if desc.get("type") else []
 
 
-def cannot_compress(train_input: dict, backend: str) -> list[str]:
-    """The descriptor types of ``train_input`` that ``dp compress`` cannot tabulate."""
-    Backend(str(backend))
+def cannot_compress(train_input: dict) -> list[str]:
+    """The descriptor types of ``train_input`` that ``dp compress`` cannot tabulate (in
+    either backend)."""
     return [t for t in descriptor_types(train_input) if t not in COMPRESSIBLE]
 
 

@@ -17,5 +17,6 @@ def resolve_paths(cfg: DictConfig) -> None:
             s.path = os.path.abspath(os.path.expanduser(s.path))
         if s.confs:
             s.confs = os.path.abspath(os.path.expanduser(s.confs))
-    if getattr(cfg.label, "template", None):
-        cfg.label.template = os.path.abspath(os.path.expanduser(cfg.label.template))
+    for key in ("template", "model"):  # label=vasp's INCAR template, label=deepmd's teacher
+        if getattr(cfg.label, key, None):
+            cfg.label[key] = os.path.abspath(os.path.expanduser(cfg.label[key]))

@@ -14,6 +14,7 @@ and reused for every frame that process labels.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -42,14 +43,14 @@ class DeepmdLabelConfig(LabelConfig):
 
 def teacher_type_map(model: str, head: Optional[str]) -> list[str]:
     """The teacher's type map, read in a process of its own (the driver imports no
-    deep-learning framework); ValueError with deepmd-kit's reason when it cannot load
-    (not a model, a multi-task model without ``head``: deepmd-kit lists the branches)."""
+    deep-learning framework for it); ValueError with the last line of deepmd-kit's
+    error when it cannot load (not a model; a multi-task model without ``head``)."""
     code = ("import json, sys; from deepmd.infer import DeepPot; "
             "m = DeepPot(sys.argv[1], head=(sys.argv[2] or None)); "
             "print('TYPE_MAP ' + json.dumps(m.get_type_map()))")
     proc = subprocess.run([sys.executable, "-c", code, model, head or ""], capture_output=True,
                           text=True, timeout=600,
-                          env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": "",
+                          env={**os.environ, "CUDA_VISIBLE_DEVICES": "",
                                "TF_CPP_MIN_LOG_LEVEL": "3"})
     for line in proc.stdout.splitlines():
         if line.startswith("TYPE_MAP "):

@@ -40,7 +40,7 @@ def test_descriptors_deepmd_cannot_tabulate_are_known_before_dp_compress():
     def model(desc):
         return {"model": {"descriptor": desc}}
 
-    assert cannot_compress(model({"type": "se_e2_a"}), "pt") == []
-    assert cannot_compress(model({"type": "dpa3", "repflow": {}}), "pt") == ["dpa3"]
+    assert cannot_compress(model({"type": "se_e2_a"})) == []
+    assert cannot_compress(model({"type": "dpa3", "repflow": {}})) == ["dpa3"]
     assert cannot_compress(model({"type": "hybrid", "list": [{"type": "se_e2_a"},
-                                                             {"type": "dpa2"}]}), "pt") == ["dpa2"]
+                                                             {"type": "dpa2"}]})) == ["dpa2"]

@@ -44,3 +44,15 @@ def test_a_teacher_that_cannot_label_the_run_is_refused_before_it_starts(tiny_pt
     (msg,) = problems_of(tmp_path, type_map=("Cu", "Ag"), model=str(tiny_pt_models[0]))
     assert "knows ['Cu'], not ['Ag']" in msg
     assert problems_of(tmp_path, model=str(tiny_pt_models[0])) == []
+
+
+def test_a_relative_teacher_path_is_taken_from_where_raygen_started(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    from raygen.config.paths import resolve_paths
+
+    monkeypatch.chdir(tmp_path)
+    cfg = OmegaConf.create({"workdir": "run", "init": {"data": []}, "systems": [],
+                            "label": {"name": "deepmd", "model": "teachers/t.pth"}})
+    resolve_paths(cfg)
+    assert cfg.label.model == str(tmp_path / "teachers" / "t.pth")
