@@ -12,6 +12,7 @@ is used as it is, with deepmd-kit's reason in the log.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -33,7 +34,10 @@ def md_model(ctx: RunContext, ii: int) -> Path:
     dst = ctx.rundir.compressed_graph(ii, ctx.backend)
     if dst.exists():
         return dst.resolve()
-    unsupported = cannot_compress(ctx.cfg.train.input)
+    inp = ctx.rundir.train_input(ii, 0)  # the model as trained (a fine-tuned one: the
+    # pre-trained architecture, see train.finetune)
+    unsupported = cannot_compress(json.loads(inp.read_text()) if inp.exists()
+                                  else ctx.cfg.train.input)
     if unsupported:
         log.info("iter %d: the MD runs with the model as trained (explore.compress): "
                  "deepmd-kit cannot compress the %s descriptor", ii, ", ".join(unsupported))

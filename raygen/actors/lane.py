@@ -30,7 +30,7 @@ import ray
 from raygen.actors.evaluator import EvaluatorWorker
 from raygen.actors.explorer import ExplorerWorker
 from raygen.actors.threads import set_threads
-from raygen.actors.trainer import TrainerWorker
+from raygen.actors.trainer import Start, TrainerWorker
 from raygen.cluster import kill_all, placement_info
 from raygen.config.schema import LANE_ROLES, lane_problems, plain_resources
 from raygen.errors import RunError
@@ -99,9 +99,9 @@ class Lane:
         return placement_info()
 
     def train(self, task_dir: str, input_dict: dict, graph_path: str, backend: str,
-              init_model: Optional[str] = None, member: int = 0,
+              start: Optional[Start] = None, member: int = 0,
               skip_neighbor_stat: bool = False) -> TrainResult:
-        return self.trainer.train(task_dir, input_dict, graph_path, backend, init_model,
+        return self.trainer.train(task_dir, input_dict, graph_path, backend, start,
                                   member, skip_neighbor_stat)
 
     def compress(self, src: str, dst: str, backend: str) -> tuple[Optional[str], float]:

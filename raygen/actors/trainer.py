@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -56,20 +57,45 @@ def run_dp(args: list[str], cwd: Path, log_path: Path, runner: Optional[WarmDP] 
                               stderr=subprocess.STDOUT, preexec_fn=die_with_parent).returncode
 
 
+@dataclass(frozen=True)
+class Start:
+    """Where a member's weights start when it has no checkpoint of its own: new weights
+    (nothing set), a checkpoint to continue from (``init_model``: ``dp train
+    --init-model``), or a pre-trained model to fine-tune (``finetune``: ``dp train
+    --finetune``, ``branch`` its ``--model-branch``). ``pretrained_script``: the model's
+    architecture is the checkpoint's, not the input's (``--use-pretrain-script``)."""
+
+    init_model: Optional[str] = None
+    finetune: Optional[str] = None
+    branch: Optional[str] = None
+    pretrained_script: bool = False
+
+    def args(self) -> list[str]:
+        if self.finetune:
+            out = ["--finetune", self.finetune]
+            if self.branch:
+                out += ["--model-branch", self.branch]
+        elif self.init_model:
+            out = ["--init-model", self.init_model]
+        else:
+            return []
+        return out + (["--use-pretrain-script"] if self.pretrained_script else [])
+
+
 def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: str,
-                 init_model: Optional[Path] = None, member: int = 0,
+                 start: Optional[Start] = None, member: int = 0,
                  runner: Optional[WarmDP] = None,
                  skip_neighbor_stat: bool = False) -> TrainResult:
     """Train (or resume), freeze and publish one member; return its timings
-    (``runner``: a warm deepmd-kit to run the commands in, see :mod:`dp_server`;
-    ``skip_neighbor_stat``: ``dp train --skip-neighbor-stat``, see
-    ``train.neighbor_stat``).
+    (``start``: where its weights start, see :class:`Start`; ``runner``: a warm
+    deepmd-kit to run the commands in, see :mod:`dp_server`; ``skip_neighbor_stat``:
+    ``dp train --skip-neighbor-stat``, see ``train.neighbor_stat``).
 
     The frozen model is copied to ``graph_path`` last, atomically: its existence
     is the durable mark that this member is done.
     """
     task_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
+    t0 = time.perf_counter()
     # the one writer of a member's input.json (on the node that trains it); the make
     # step's copy in a run directory is the same text, left alone when unchanged
     inp, text = task_dir / TRAIN_INPUT, json.dumps(input_dict, indent=2)
@@ -78,8 +104,8 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
     args = [dp_flag(backend), "train", TRAIN_INPUT]
     if has_checkpoint(task_dir, backend):
         args += ["--restart", checkpoint_name(backend)]
-    elif init_model is not None:
-        args += ["--init-model", str(init_model)]
+    elif start is not None:
+        args += start.args()
     if skip_neighbor_stat:
         args.append("--skip-neighbor-stat")
     with open(task_dir / TRAIN_LOG, "a") as log:
@@ -90,7 +116,7 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
         raise RuntimeError(f"dp train failed in {task_dir} (exit {code}): {full}" if full
                            else f"dp train failed in {task_dir} (exit {code}); "
                            f"see {task_dir / TRAIN_LOG}")
-    t_train = time.perf_counter() - start
+    t_train = time.perf_counter() - t0
     (task_dir / FREEZE_LOG).unlink(missing_ok=True)
     code = run_dp([dp_flag(backend), "freeze", "-o", frozen_name(backend)], task_dir,
                   task_dir / FREEZE_LOG, runner)
@@ -103,7 +129,7 @@ def train_member(task_dir: Path, input_dict: dict, graph_path: Path, backend: st
     shutil.copyfile(task_dir / frozen_name(backend), tmp)
     os.replace(tmp, graph_path)
     loop_s = training_wall_time(task_dir / TRAIN_LOG)
-    return TrainResult(member, t_train, time.perf_counter() - start, last_lcurve(task_dir),
+    return TrainResult(member, t_train, time.perf_counter() - t0, last_lcurve(task_dir),
                        compute_s=t_train if loop_s is None else loop_s)
 
 
@@ -190,11 +216,10 @@ class TrainerWorker:
         return placement_info()
 
     def train(self, task_dir: str, input_dict: dict, graph_path: str, backend: str,
-              init_model: Optional[str] = None, member: int = 0,
+              start: Optional[Start] = None, member: int = 0,
               skip_neighbor_stat: bool = False) -> TrainResult:
         return train_member(Path(task_dir), input_dict, Path(graph_path), str(backend),
-                            Path(init_model) if init_model else None, member,
-                            self.runner(str(backend)), skip_neighbor_stat)
+                            start, member, self.runner(str(backend)), skip_neighbor_stat)
 
 
 @ray.remote

@@ -20,3 +20,5 @@ def resolve_paths(cfg: DictConfig) -> None:
     for key in ("template", "model"):  # label=vasp's INCAR template, label=deepmd's teacher
         if getattr(cfg.label, key, None):
             cfg.label[key] = os.path.abspath(os.path.expanduser(cfg.label[key]))
+    if cfg.train.finetune.model:  # the pre-trained model to fine-tune
+        cfg.train.finetune.model = os.path.abspath(os.path.expanduser(cfg.train.finetune.model))

@@ -381,12 +381,51 @@ class FinalTrainConfig:
     """training steps of every member of the final ensemble on all labels; null: off (the last
     iteration's models are published)"""
     from_scratch: bool = False
-    """start from new weights instead of the last iteration's checkpoint"""
+    """start from new weights instead of the last iteration's checkpoint (when fine-tuning,
+    `train.finetune`: from the pre-trained model)"""
     start_lr: Optional[float] = None
     """start learning rate; null: the template's"""
     input: dict[str, Any] = field(default_factory=dict)
     """DeePMD-kit input merged over `train.input` for this training only (e.g.
     `++train.final.input.loss.limit_pref_v=10`)"""
+
+
+@dataclass
+class FinetuneConfig:
+    """Fine-tuning from a pre-trained model (dpgen2's ``do_finetune``), PyTorch backend.
+
+    With ``model`` set, iteration 0's members are fine-tuned from it (``dp --pt train
+    --finetune model --model-branch head --use-pretrain-script``): the model's
+    architecture is the pre-trained one (``train.input``'s descriptor and fitting net
+    are replaced by it), its type map is mapped onto the run's (types it never saw start
+    at random). Later iterations follow ``train.init_model_policy``: from the previous
+    iteration's member (``yes``), or fine-tuned from the pre-trained model again on all
+    labels so far (``no``). ``numb_steps`` / ``start_lr``: the fine-tuning's steps and
+    start learning rate (null: ``train.numb_steps`` / the template's).
+    """
+
+    model: Optional[str] = None
+    """a deepmd-kit PyTorch checkpoint (`.pt`, as `dp --pt train` writes) to fine-tune from;
+    relative paths from where raygen started; null: no fine-tuning"""
+    head: Optional[str] = None
+    """the branch of a multi-task checkpoint (`--model-branch`); `RANDOM`: the shared
+    descriptor with a new fitting net; null for a single-task model"""
+    numb_steps: Optional[int] = None
+    """steps of each fine-tuning; null: `train.numb_steps`"""
+    start_lr: Optional[float] = None
+    """start learning rate of each fine-tuning; null: the template's"""
+
+
+INIT_MODEL_POLICY = re.compile(r"^(no|yes|old_data_larger_than:\d+)$")
+
+
+def init_model_policy(t) -> str:
+    """``train.init_model_policy`` as written, YAML's unquoted ``no``/``yes`` (booleans to
+    YAML) read back as the words; ``init_model_from_previous: true`` is ``yes``."""
+    if t.init_model_from_previous:
+        return "yes"
+    value = str(t.init_model_policy)
+    return {"false": "no", "true": "yes"}.get(value.lower(), value)
 
 
 @dataclass
@@ -412,6 +451,10 @@ class TrainConfig:
     """base of the members' seeds (member m of iteration i gets its own, derived from it)"""
     init_model_from_previous: bool = False
     """start each member from the previous iteration's (DP-GEN's `training_init_model`)"""
+    init_model_policy: str = "no"
+    """when a member starts from the previous iteration's (dpgen2's `init_model_policy`): `no`,
+    `yes`, or `old_data_larger_than:N` (once the earlier iterations' data has more than N
+    frames); `init_model_from_previous: true` is `yes`"""
     init_model_numb_steps: Optional[int] = None
     """steps when started from the previous model; null: `numb_steps`"""
     init_model_start_lr_scale: float = 1.0
@@ -425,6 +468,7 @@ class TrainConfig:
     """DeePMD-kit input.json (model, learning_rate, loss, training), checked by deepmd-kit's own
     schema; raygen fills in the data systems, seeds and steps"""
     final: FinalTrainConfig = field(default_factory=FinalTrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
 
     @staticmethod
     def problems(t, cfg, key: str = "train") -> list[str]:
@@ -457,7 +501,32 @@ class TrainConfig:
             out.append(f"{key}.input.training.save_freq: {save} must be a multiple of "
                        f"disp_freq {disp}, or deepmd-kit writes no checkpoint to freeze")
         out += _backend_problems(t, key)
+        if not INIT_MODEL_POLICY.match(init_model_policy(t)):
+            out.append(f"{key}.init_model_policy: {t.init_model_policy!r} is not no, yes or "
+                       "old_data_larger_than:<frames>")
+        out += _finetune_problems(t, list(cfg.type_map), key)
         return out + _deepmd_input_problems(t, list(cfg.type_map), key)
+
+
+def _finetune_problems(t, type_map: list[str], key: str) -> list[str]:
+    """The checkpoint exists, is one, its branch is chosen and its type map can take the
+    run's (read from the file, before Ray starts)."""
+    f = t.finetune
+    if not f.model:
+        return [f"{key}.finetune.head: set without {key}.finetune.model"] if f.head else []
+    out = []
+    if t.backend != "pt":
+        out.append(f"{key}.finetune.model: fine-tuning runs on deepmd-kit's PyTorch backend; "
+                   f"set {key}.backend=pt")
+    if f.numb_steps is not None and f.numb_steps < 1:
+        out.append(f"{key}.finetune.numb_steps: must be >= 1, got {f.numb_steps}")
+    if f.start_lr is not None and not f.start_lr > 0:
+        out.append(f"{key}.finetune.start_lr: must be > 0, got {f.start_lr}")
+    if out:
+        return out
+    from raygen.science.pretrained import finetune_problems
+
+    return finetune_problems(str(f.model), f.head, type_map, f"{key}.finetune")
 
 
 def _backend_problems(t, key: str) -> list[str]:

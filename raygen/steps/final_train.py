@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from raygen.actors.trainer import Start
 from raygen.atomic import atomic_write_json
 from raygen.config.backend import checkpoint_name, has_checkpoint
 from raygen.config.merge import deep_merge, plain
@@ -28,7 +29,13 @@ from raygen.science.training_input import make_training_input
 from raygen.state.context import RunContext
 from raygen.state.workdir import FINAL_TRAIN_RECORD
 from raygen.steps import label_sets
-from raygen.steps.train import MemberTraining, train_members, training_systems
+from raygen.steps.train import (
+    MemberTraining,
+    finetune_start,
+    pretrained_model,
+    train_members,
+    training_systems,
+)
 
 log = logging.getLogger("raygen")
 
@@ -63,7 +70,8 @@ def final_dir(ctx: RunContext, want: dict) -> Path:
 def member_input(ctx: RunContext, want: dict, systems: list[Path], final_iter: int,
                  member: int) -> dict:
     cfg = ctx.cfg.train
-    inp = make_training_input(cfg, ctx.type_map, systems, final_iter + 1, member, False)
+    inp = make_training_input(cfg, ctx.type_map, systems, final_iter + 1, member, False,
+                              model=pretrained_model(ctx))
     inp = deep_merge(inp, want["input"])
     inp["training"]["numb_steps"] = want["numb_steps"]
     if want["start_lr"] is not None:
@@ -89,10 +97,13 @@ def run(ctx: RunContext, final_iter: int) -> list[Path]:
         task = root / f"{m:03d}"
         task.mkdir(parents=True, exist_ok=True)
         prev = ctx.rundir.train_task(final_iter, m)
-        init = None if want["from_scratch"] or not has_checkpoint(prev, ctx.backend) \
-            else prev / checkpoint_name(ctx.backend)
+        # from the last iteration's checkpoint; from_scratch: new weights, or the
+        # pre-trained model again when fine-tuning (train.finetune)
+        start = finetune_start(ctx) if want["from_scratch"] \
+            or not has_checkpoint(prev, ctx.backend) \
+            else Start(init_model=str(prev / checkpoint_name(ctx.backend)))
         inp = member_input(ctx, want, systems, final_iter, m)
-        todo.append(MemberTraining(m, task, inp, graph, init))
+        todo.append(MemberTraining(m, task, inp, graph, start))
     log.info("final training: %d models, %d steps each, on %d systems, %d frames (%s)",
              len(graphs), want["numb_steps"], len(systems), count_frames(systems), root)
     t0 = time.perf_counter()

@@ -11,14 +11,16 @@ from typing import Optional
 import ray
 
 from raygen.actors.pool import step_pools
+from raygen.actors.trainer import Start
 from raygen.cluster import next_result
 from raygen.config.backend import checkpoint_name, has_checkpoint
-from raygen.config.schema import ModelDeviJob
+from raygen.config.schema import ModelDeviJob, init_model_policy
 from raygen.errors import RunError, no_space
 from raygen.report.progress import bar
 from raygen.results import TrainResult
+from raygen.science import pretrained
 from raygen.science.dataset import count_frames, deepmd_systems
-from raygen.science.training_input import make_training_input
+from raygen.science.training_input import make_training_input, pretrained_architecture
 from raygen.state import overhead
 from raygen.state.context import RunContext
 from raygen.steps import label_sets, late_labels
@@ -39,12 +41,52 @@ def training_systems(ctx: RunContext, ii: int) -> list[Path]:
     return systems
 
 
-def init_model(ctx: RunContext, ii: int, member: int) -> Optional[Path]:
-    """The previous iteration's checkpoint of ``member`` (training_init_model)."""
-    if not ctx.cfg.train.init_model_from_previous or ii == 0:
+def init_policy(ctx: RunContext) -> str:
+    """``train.init_model_policy``, with DP-GEN's ``init_model_from_previous: true``
+    read as ``yes``."""
+    return init_model_policy(ctx.cfg.train)
+
+
+def starts_from_previous(ctx: RunContext, ii: int) -> bool:
+    """Iteration ``ii``'s members start from iteration ``ii - 1``'s (dpgen2's
+    ``init_model_policy``: ``old_data_larger_than:N`` once the data the previous
+    models trained on has more than N frames)."""
+    policy = init_policy(ctx)
+    if ii == 0 or policy == "no":
+        return False
+    if policy == "yes":
+        return True
+    return count_frames(training_systems(ctx, ii - 1)) > int(policy.split(":", 1)[1])
+
+
+def member_start(ctx: RunContext, ii: int, member: int) -> Optional[Start]:
+    """Where ``member``'s weights start in iteration ``ii`` (when it has no checkpoint
+    of its own): the previous iteration's checkpoint (:func:`starts_from_previous`),
+    else the pre-trained model when fine-tuning (``train.finetune``), else new."""
+    if starts_from_previous(ctx, ii):
+        prev = ctx.rundir.train_task(ii - 1, member)
+        if has_checkpoint(prev, ctx.backend):
+            return Start(init_model=str(prev / checkpoint_name(ctx.backend)))
+    return finetune_start(ctx)
+
+
+def finetune_start(ctx: RunContext) -> Optional[Start]:
+    """Fine-tuning from ``train.finetune.model`` (None when not fine-tuning)."""
+    ft = ctx.cfg.train.finetune
+    return Start(finetune=str(ft.model), branch=ft.head or None) if ft.model else None
+
+
+def pretrained_model(ctx: RunContext) -> Optional[dict]:
+    """The model section every member trains when fine-tuning: the pre-trained
+    branch's architecture (``RANDOM``: the first branch's descriptor; deepmd-kit then
+    starts the fitting net anew); None when not fine-tuning."""
+    ft = ctx.cfg.train.finetune
+    if not ft.model:
         return None
-    prev = ctx.rundir.train_task(ii - 1, member)
-    return prev / checkpoint_name(ctx.backend) if has_checkpoint(prev, ctx.backend) else None
+    params = pretrained.model_params(ft.model)
+    heads = pretrained.branches(params)
+    head = heads[0] if heads and ft.head in (None, "RANDOM") else ft.head
+    return pretrained_architecture(pretrained.branch_params(params, head))
 
 
 def make_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
@@ -52,13 +94,22 @@ def make_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> 
     systems = training_systems(ctx, ii)
     if label_sets.repair(ctx, systems):  # checked before deepmd-kit reads them
         systems = training_systems(ctx, ii)
+    model = pretrained_model(ctx)
     for m in range(ctx.cfg.train.numb_models):
         ctx.rundir.train_task(ii, m).mkdir(parents=True, exist_ok=True)
+        start = member_start(ctx, ii, m)
         inp = make_training_input(ctx.cfg.train, ctx.type_map, systems, ii, m,
-                                  init_model(ctx, ii, m) is not None)
+                                  bool(start and start.init_model),
+                                  finetune=bool(start and start.finetune), model=model)
         ctx.rundir.train_input(ii, m).write_text(json.dumps(inp, indent=2))
     log.info("iter %d train: %d models on %d systems, %d frames", ii,
              ctx.cfg.train.numb_models, len(systems), count_frames(systems))
+    start = member_start(ctx, ii, 0)
+    if start is not None and start.finetune:
+        ft = ctx.cfg.train.finetune
+        mapped = pretrained.type_mapping(list(model.get("type_map", [])), list(ctx.type_map))
+        log.info("iter %d train: fine-tuned from %s%s: %s", ii, ft.model,
+                 f" (branch {ft.head})" if ft.head else "", mapped.describe())
 
 
 def explicit_sel(input_dict: dict) -> bool:
@@ -87,7 +138,7 @@ def run_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> N
             continue
         inp = json.loads(rd.train_input(ii, m).read_text())
         todo.append(MemberTraining(m, rd.train_task(ii, m), inp, rd.graph(ii, m, ctx.backend),
-                                   init_model(ctx, ii, m),
+                                   member_start(ctx, ii, m),
                                    skips_neighbor_stat(ctx, m, inp, job)))
     train_members(ctx, todo, f"iter {ii}", compute=rd.compute(ii))
 
@@ -100,7 +151,7 @@ class MemberTraining:
     task_dir: Path
     input: dict
     graph: Path
-    init_model: Optional[Path] = None
+    start: Optional[Start] = None
     skip_neighbor_stat: bool = False
 
 
@@ -120,8 +171,7 @@ def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
         for t in todo:
             pool.submit(lambda a, args: a.train.remote(*args),
                         (str(t.task_dir), t.input, str(t.graph), ctx.backend,
-                         str(t.init_model) if t.init_model else None, t.member,
-                         t.skip_neighbor_stat))
+                         t.start, t.member, t.skip_neighbor_stat))
         with bar(len(todo), f"{what} train", ctx.progress) as pbar:
             while pool.has_next():
                 try:
