@@ -8,9 +8,11 @@ run's."""
 import json
 import subprocess
 
+import numpy as np
 import pytest
 
 from raygen.config.schema import TrainConfig
+from raygen.science.deviation import read_model_devi
 from raygen.science.pretrained import (
     branch_params,
     branches,
@@ -118,7 +120,11 @@ def test_a_member_trains_the_pretrained_architecture_with_its_own_seeds(pretrain
 
 
 @pytest.mark.slow
-def test_a_cu_run_is_fine_tuned_from_a_model_that_never_saw_cu(pretrained, tmp_path):
+def test_a_cu_run_is_fine_tuned_from_a_model_that_never_saw_cu_then_distilled(pretrained,
+                                                                              tmp_path):
+    """The DPA-3 ensemble fine-tuned in the loop (uncompressed: deepmd-kit cannot
+    tabulate DPA-3), then distillation: its published model labels a compressed
+    se_e2_a student's frames (label=deepmd)."""
     run = tmp_path / "run"
     proc = subprocess.run(
         raygen_cmd(run, "train=dpa3", "max_iter=2", "train.numb_models=2",
@@ -144,3 +150,32 @@ def test_a_cu_run_is_fine_tuned_from_a_model_that_never_saw_cu(pretrained, tmp_p
 
     model = DeepPot(str(run / "models" / "graph.000.pth"))
     assert model.get_type_map() == ["Cu"]
+    log = (run / "raygen.log").read_text()
+    assert "deepmd-kit cannot compress the dpa3 descriptor" in log
+    assert "dp compress exited" not in log  # known before, not tried
+    assert not list(run.glob("iter.*/00.train/*.compressed.*"))
+    for task in sorted((run / "iter.000001" / "01.model_devi").glob("task.*")):
+        steps, devi = read_model_devi(task / "model_devi.out")
+        assert len(steps) == 31 and np.isfinite(devi).all()
+
+    # distillation: the fine-tuned DPA-3 labels a small compressed se_e2_a student
+    teacher = run / "models" / "graph.000.pth"
+    student = tmp_path / "student"
+    proc = subprocess.run(raygen_cmd(student, "label=deepmd", f"label.model={teacher}",
+                                     "max_iter=1", "train.numb_steps=200",
+                                     "train.numb_models=2",
+                                     # a smooth teacher: students agree closely
+                                     "select.f_trust_lo=0.005", "select.f_trust_hi=5"),
+                          cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
+                          timeout=1500)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fp = student / "iter.000000" / "02.fp"
+    assert json.loads((fp / "collected.json").read_text())["label_status"]["converged"] > 0
+    assert (student / "iter.000000" / "00.train" / "graph.000.compressed.pb").exists()
+    # a label is the teacher's prediction
+    from ase.io import read
+
+    frame = read(sorted(fp.glob("task.*/output.extxyz"))[0])
+    _, f, _ = model.eval(frame.positions.reshape(1, -1), frame.cell.array.reshape(1, -1),
+                         [0] * len(frame))
+    np.testing.assert_allclose(frame.get_forces(), f.reshape(-1, 3), atol=1e-5)

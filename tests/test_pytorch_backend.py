@@ -1,9 +1,9 @@
 """deepmd-kit's PyTorch backend through the whole loop, on CPU: ``dp --pt train`` and
 ``freeze`` (``.pth``), ``dp --pt compress``, LAMMPS MD with the ``.pth`` models, the
-evaluators' deviations, a ``kill -9`` and resume, the held-out scorer — and a DPA-3
-ensemble (``train=dpa3``), which deepmd-kit cannot compress."""
+evaluators' deviations, a ``kill -9`` and resume, the held-out scorer. (A DPA-3
+ensemble in the loop, which deepmd-kit cannot compress, and its distillation:
+tests/test_finetune.py.)"""
 
-import json
 import subprocess
 import sys
 
@@ -63,50 +63,3 @@ def test_a_pytorch_run_trains_compresses_explores_resumes_and_scores(tmp_path):
     assert "4 models from" in scored.stdout
     f_rmse = float(scored.stdout.splitlines()[-1].split()[3])
     assert 0 < f_rmse < 1.0  # eV/Å: trained models, not noise
-
-
-def test_a_dpa3_ensemble_runs_the_loop_and_teaches_a_compressed_student(tmp_path):
-    """train=dpa3 (uncompressed: deepmd-kit cannot tabulate it), then distillation: its
-    published model labels a se_e2_a student's frames (label=deepmd)."""
-    run = tmp_path / "run"
-    proc = subprocess.run(raygen_cmd(run, "train=dpa3", "max_iter=1", "train.numb_steps=200",
-                                     "train.numb_models=2"),
-                          cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
-                          timeout=1500)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (0, 8) in records(run)
-    train = run / "iter.000000" / "00.train"
-    inp = (train / "000" / "input.json").read_text()
-    assert '"type": "dpa3"' in inp and '"nlayers": 2' in inp
-    assert len(list(train.glob("graph.[0-9][0-9][0-9].pth"))) == 2
-    assert not list(train.glob("*.compressed.*"))
-    log = (run / "raygen.log").read_text()
-    assert "deepmd-kit cannot compress the dpa3 descriptor" in log
-    assert "dp compress exited" not in log  # known before, not tried
-    for task in sorted((run / "iter.000000" / "01.model_devi").glob("task.*")):
-        steps, devi = read_model_devi(task / "model_devi.out")
-        assert len(steps) == 31 and np.isfinite(devi).all()
-
-    # distillation: the DPA-3 model is the labeler of a small compressed se_e2_a student
-    teacher = run / "models" / "graph.000.pth"
-    student = tmp_path / "student"
-    proc = subprocess.run(raygen_cmd(student, "label=deepmd", f"label.model={teacher}",
-                                     "max_iter=1", "train.numb_steps=200",
-                                     "train.numb_models=2",
-                                     # a smooth teacher: students agree closely
-                                     "select.f_trust_lo=0.005", "select.f_trust_hi=5"),
-                          cwd=tmp_path, env=env_for(tmp_path), capture_output=True, text=True,
-                          timeout=1500)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    fp = student / "iter.000000" / "02.fp"
-    assert json.loads((fp / "collected.json").read_text())["label_status"]["converged"] > 0
-    assert (student / "iter.000000" / "00.train" / "graph.000.compressed.pb").exists()
-    # a label is the teacher's prediction
-    from ase.io import read
-    from deepmd.infer import DeepPot
-
-    labelled = sorted(fp.glob("task.*/output.extxyz"))[0]
-    frame = read(labelled)
-    e, f, _ = DeepPot(str(teacher)).eval(frame.positions.reshape(1, -1),
-                                         frame.cell.array.reshape(1, -1), [0] * len(frame))
-    np.testing.assert_allclose(frame.get_forces(), f.reshape(-1, 3), atol=1e-5)

@@ -47,12 +47,18 @@ def test_a_teacher_that_cannot_label_the_run_is_refused_before_it_starts(tiny_pt
 
 
 def test_a_relative_teacher_path_is_taken_from_where_raygen_started(tmp_path, monkeypatch):
-    from omegaconf import OmegaConf
+    from hydra import compose, initialize_config_module
 
     from raygen.config.paths import resolve_paths
+    from raygen.config.schema import register_configs
 
+    register_configs()
     monkeypatch.chdir(tmp_path)
-    cfg = OmegaConf.create({"workdir": "run", "init": {"data": []}, "systems": [],
-                            "label": {"name": "deepmd", "model": "teachers/t.pth"}})
+    with initialize_config_module(version_base=None, config_module="raygen.conf"):
+        cfg = compose(config_name="config", overrides=[
+            "+exp=cu_smoke", "workdir=run", "label=deepmd", "label.model=teachers/t.pth",
+            "train.backend=pt", "train.finetune.model=pre/p.pt"])
     resolve_paths(cfg)
     assert cfg.label.model == str(tmp_path / "teachers" / "t.pth")
+    assert cfg.train.finetune.model == str(tmp_path / "pre" / "p.pt")
+    assert cfg.workdir == str(tmp_path / "run")

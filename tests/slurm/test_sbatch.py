@@ -1,7 +1,7 @@
 """slurm/raygen.sbatch on a real (single-node) Slurm: a tiny experiment submitted
-with sbatch finishes with its models and record; a second run cancelled with
-scancel mid-run stops promptly, leaves no Ray process of its own behind, and a
-resubmission finishes without redoing finished work."""
+with sbatch runs a Ray closed to strangers (its own token); cancelled with scancel
+mid-run it stops promptly and leaves no Ray process of its own behind, and a
+resubmission finishes with its models and record without redoing finished work."""
 
 import json
 import os
@@ -89,17 +89,18 @@ def environ_of(cmd_pattern: str) -> list[dict]:
     return out
 
 
-def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
-    # 1. a whole (tiny) run
-    run = tmp_path / "run1"
-    job = sbatch(slurm, tmp_path, f"workdir={run}", "max_iter=1", "progress=false")
+def test_sbatch_runs_closed_to_strangers_and_scancel_then_resubmit_resumes(slurm, tmp_path):
+    run = tmp_path / "run"
+    args = (f"workdir={run}", "max_iter=1", "progress=false", "train.numb_steps=200",
+            "explore.jobs.0.nsteps=3000")
+    job = sbatch(slurm, tmp_path, *args)
     deadline = time.time() + 600
     while not (run / "raygen.log").exists() or \
             "connected to Ray cluster" not in (run / "raygen.log").read_text():
         assert time.time() < deadline and state(slurm, job) != "GONE", \
             (tmp_path / f"slurm-{job}.out").read_text()[-3000:]
         time.sleep(0.5)
-    # closed to strangers: the job's Ray requires its own token, which is in its
+    # 1. closed to strangers: the job's Ray requires its own token, which is in its
     # processes' environment and on no command line
     envs = environ_of(f"/tmp/rgt/ray_{job}")
     tokens = {e.get("RAY_AUTH_TOKEN") for e in envs}
@@ -112,19 +113,8 @@ def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
     assert as_stranger(address, tmp_path).startswith("REFUSED")
     assert as_stranger(address, tmp_path, RAY_AUTH_MODE="token",
                        RAY_AUTH_TOKEN="0" * 64).startswith("REFUSED")
-    wait_gone(slurm, job, 900)
-    out = (tmp_path / f"slurm-{job}.out").read_text()
-    assert "raygen exited with 0" in out, out[-3000:]
-    assert re.search(r"1 node\(s\) up", out)
-    assert len(list((run / "models").glob("graph.*.pb"))) == 4
-    assert (0, 8) in recorded(run)  # iteration 0 done (then the final training)
-    assert "connected to Ray cluster at" in (run / "raygen.log").read_text()
-    assert ray_processes_of(job) == []
 
-    # 2. cancelled during the MD of iteration 0, then resubmitted
-    run = tmp_path / "run2"
-    args = (f"workdir={run}", "max_iter=1", "progress=false", "explore.jobs.0.nsteps=3000")
-    job = sbatch(slurm, tmp_path, *args)
+    # 2. cancelled during the MD of iteration 0
     md = run / "iter.000000" / "01.model_devi"
     deadline = time.time() + 900
     while not list(md.glob("task.*/traj.parquet")):
@@ -140,12 +130,14 @@ def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
     assert time.time() - cancelled < 60, "the run stops within seconds of scancel"
     out = (tmp_path / f"slurm-{job}.out").read_text()
     assert "stopping the run, finished work is kept" in out, out[-3000:]
+    assert re.search(r"1 node\(s\) up", out)
     deadline = time.time() + 30
     while ray_processes_of(job) and time.time() < deadline:
         time.sleep(1)
     assert ray_processes_of(job) == [], "only this job's Ray, all of it, is stopped"
     done_md = {p: p.stat().st_mtime_ns for p in md.glob("task.*/traj.parquet")}
 
+    # 3. resubmitted: it finishes without redoing finished work
     job = sbatch(slurm, tmp_path, *args)
     wait_gone(slurm, job, 900)
     out = (tmp_path / f"slurm-{job}.out").read_text()
@@ -153,5 +145,8 @@ def test_sbatch_runs_and_scancel_then_resubmit_resumes(slurm, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in models} == models  # not trained again
     assert {p: p.stat().st_mtime_ns for p in done_md} == done_md  # MD not redone
     assert (0, 8) in recorded(run)
-    assert "resuming at iteration 0" in (run / "raygen.log").read_text()
+    log = (run / "raygen.log").read_text()
+    assert "resuming at iteration 0" in log and "connected to Ray cluster at" in log
+    assert len(list((run / "models").glob("graph.*.pb"))) == 4
     assert json.loads((run / "iter.000000" / "summary.json").read_text())["labels_added"] >= 1
+    assert ray_processes_of(job) == []
