@@ -8,19 +8,9 @@ input: exit 2 before anything starts; a failed run: exit 1; an interrupt: exit
 from __future__ import annotations
 
 if __name__ == "__main__":  # python -m raygen: a signal is a clean stop from the start
-    import os
+    from raygen.state.stop import driver_signals
 
-    from raygen.state.stop import stop_on_signals
-
-    stop_on_signals()
-    # Ray's core worker installs absl's failure-signal handler in the driver, which
-    # catches SIGTERM too (a stack dump, then SIGABRT: exit 134) before Python's handler
-    # is back; Ray reads this switch once, when imported: for this process only, not
-    # for the Ray processes it starts (their crash dumps stay on).
-    os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = "1"
-    import ray._private.ray_constants  # noqa: F401
-
-    del os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"]
+    driver_signals()
 
 import os  # noqa: E402 - after the signal handlers, before the slow imports
 import sys
@@ -58,7 +48,7 @@ def _sweep_member(cfg: DictConfig) -> None:
                                         for o in overrides) if k.lstrip("+~") in keys}})
 
 
-def _log_traceback(workdir: str) -> str:
+def log_traceback(workdir: str) -> str:
     """Append the current exception's traceback to ``raygen.log``; its path."""
     logfile = Path(workdir) / "raygen.log"
     try:
@@ -95,7 +85,7 @@ def _main(cfg: DictConfig) -> None:
               f"{cfg.workdir}: run the same command to resume", file=sys.stderr)
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - one line for the user, traceback in the log
-        where = _log_traceback(cfg.workdir)
+        where = log_traceback(cfg.workdir)
         print(failure_lines(err, cfg.workdir, where), file=sys.stderr)
         sys.exit(1)
 

@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from raygen.config.schema import (
     RaygenConfig,
+    SimplifyConfig,
     SystemConfig,
     explore_config_class,
     label_config_class,
@@ -41,19 +42,29 @@ def _own(node, cfg, key: str) -> list[str]:
     return owner.problems(node, cfg, key)
 
 
-def validate(cfg) -> None:
-    """Raise :class:`ConfigError` listing every problem of ``cfg``."""
+def validate(cfg, simplify: bool = False) -> None:
+    """Raise :class:`ConfigError` listing every problem of ``cfg``: for the loop, or
+    (``simplify``) for ``python -m raygen.simplify``, which explores nothing and labels
+    only when its data set has no labels."""
     problems = _schema_problems(cfg)
     if problems:
         raise ConfigError(problems)
     problems += RaygenConfig.problems(cfg)
-    for i, s in enumerate(cfg.systems):
-        problems += _own(s, cfg, f"systems[{i}]")
-    for group in ("init", "train", "explore", "select", "label", "cluster"):
+    if simplify:
+        groups = ("train", "cluster") + (() if cfg.simplify.labeled else ("label",))
+        problems += SimplifyConfig.problems(cfg.simplify, cfg)
+    else:
+        groups = ("init", "train", "explore", "select", "label", "cluster")
+        problems += RaygenConfig.systems_problems(cfg)
+        for i, s in enumerate(cfg.systems):
+            problems += _own(s, cfg, f"systems[{i}]")
+    for group in groups:
         problems += _own(cfg[group], cfg, group)
-    problems += _label_problems(cfg)
+    if not (simplify and cfg.simplify.labeled):
+        problems += _label_problems(cfg, simplify)
     problems += _gpu_backend_problems(cfg)
-    problems += _props_problems(cfg)
+    if not simplify:
+        problems += _props_problems(cfg)
     if problems:  # a value that several jobs or systems share is reported once
         raise ConfigError(list(dict.fromkeys(problems)))
 
@@ -94,14 +105,15 @@ def _unknown_keys(node, prefix: str):
             yield from _unknown_keys(node._get_node(key), path)
 
 
-def _label_problems(cfg) -> list[str]:
+def _label_problems(cfg, simplify: bool = False) -> list[str]:
     """The labeler's own files against ``type_map``; and, for a code that runs as a
-    program (no in-process calculator), what raygen then cannot do with it."""
+    program (no in-process calculator), what the loop then cannot do with it (simplify
+    only labels)."""
     from raygen.labelers import make_labeler
 
     labeler = make_labeler(cfg.label)
     out = labeler.problems(list(cfg.type_map), local=cfg.cluster.address is None)
-    if out or labeler.reference_calculator() is not None:
+    if out or simplify or labeler.reference_calculator() is not None:
         return out
     if not cfg.init.data and cfg.init.md_steps > 0:
         out.append(f"init.md_steps: labeler '{cfg.label.name}' runs as a program, so raygen "

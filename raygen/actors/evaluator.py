@@ -19,11 +19,19 @@ from raygen.actors.threads import set_threads
 from raygen.cluster import placement_info
 from raygen.science.deviation import ensemble_deviation
 from raygen.science.ensemble import predict
-from raygen.science.frames import DEVIATION_SCHEMA, deviation_rows, table_arrays
+from raygen.science.frames import (
+    DEVIATION_SCHEMA,
+    deviation_rows,
+    label_arrays,
+    table_arrays,
+)
 
 
-def deviation_table(models, frames: pa.Table, batch: int) -> pa.Table:
-    """Deviation rows of every frame in ``frames`` (any mix of tasks)."""
+def deviation_table(models, frames: pa.Table, batch: int,
+                    against_labels: bool = False) -> pa.Table:
+    """Deviation rows of every frame in ``frames`` (any mix of tasks); with
+    ``against_labels``, the ensemble's error against the frames' own labels instead
+    (:func:`raygen.science.frames.with_labels`)."""
     if frames.num_rows == 0:
         return DEVIATION_SCHEMA.empty_table()
     parts = []
@@ -32,7 +40,8 @@ def deviation_table(models, frames: pa.Table, batch: int) -> pa.Table:
         idx = np.flatnonzero(task_ids == task_id)
         sub = frames.take(pa.array(idx))
         cells, positions, types = table_arrays(sub)
-        devi = ensemble_deviation(*predict(models, cells, positions, types, batch))
+        real = label_arrays(sub) if against_labels else None
+        devi = ensemble_deviation(*predict(models, cells, positions, types, batch), real)
         parts.append(deviation_rows(str(task_id), sub.column("sys_idx")[0].as_py(),
                                     sub.column("step").to_numpy(), devi))
     return pa.concat_tables(parts)
@@ -56,9 +65,10 @@ class EvaluatorWorker:
     def placement(self) -> dict:
         return placement_info()
 
-    def evaluate(self, frames: pa.Table) -> pa.Table:
+    def evaluate(self, frames: pa.Table, against_labels: bool = False) -> pa.Table:
         start = time.perf_counter()
-        return with_compute_s(deviation_table(self.models, frames, self.batch), start)
+        return with_compute_s(deviation_table(self.models, frames, self.batch,
+                                              against_labels), start)
 
     def evaluate_file(self, traj_path: str) -> pa.Table:
         """The same, for a trajectory stored as Parquet (read here, not sent)."""

@@ -22,3 +22,5 @@ def resolve_paths(cfg: DictConfig) -> None:
             cfg.label[key] = os.path.abspath(os.path.expanduser(cfg.label[key]))
     if cfg.train.finetune.model:  # the pre-trained model to fine-tune
         cfg.train.finetune.model = os.path.abspath(os.path.expanduser(cfg.train.finetune.model))
+    cfg.simplify.pick_data = [os.path.abspath(os.path.expanduser(p))
+                              for p in cfg.simplify.pick_data]  # the data set to simplify

@@ -943,6 +943,91 @@ class ClusterConfig:
 
 
 @dataclass
+class SimplifyConfig:
+    """``python -m raygen.simplify``: DP-GEN's ``dpgen simplify`` — a smaller data set
+    with the accuracy of the whole, picked by the ensemble's deviation. Iteration 0 picks
+    ``init_pick_number`` frames at random; each later iteration trains the ensemble on
+    the picked frames (and ``init.data``), evaluates it on the rest, and picks
+    ``iter_pick_number`` of the candidates at random; it stops when the rest is empty,
+    no candidate is left, or at ``stop_iter``. Trust levels are DP-GEN's (a level of
+    1e10 is off); ``labeled``: the data carry labels (no labeller runs), otherwise the
+    picked frames are labelled with ``label``."""
+
+    pick_data: list[str] = field(default_factory=list)
+    """the data set to simplify: deepmd/npy system folders, folders of them, globs, or
+    `file.h5#/path` (DP-GEN's `pick_data`)"""
+    labeled: bool = False
+    """the data set carries energies and forces (DP-GEN's `labeled`): picked frames are used as
+    they are; false: they are labelled with `label`"""
+    init_pick_number: int = 0
+    """frames picked at random in iteration 0"""
+    iter_pick_number: int = 0
+    """candidates picked at random in each later iteration"""
+    f_trust_lo: float = 0.05
+    """lower force-deviation level (eV/Å; `model_devi_f_trust_lo`)"""
+    f_trust_hi: float = 0.15
+    """upper force-deviation level (eV/Å; `model_devi_f_trust_hi`): at or above it, failed"""
+    e_trust_lo: float = 1e10
+    """lower energy-deviation level (eV/atom; `model_devi_e_trust_lo`; 1e10: off)"""
+    e_trust_hi: float = 1e10
+    """upper energy-deviation level (eV/atom; `model_devi_e_trust_hi`; 1e10: off)"""
+    true_error_f_trust_lo: float = 1e10
+    """lower level of the ensemble's force error against the labels (eV/Å;
+    `true_error_f_trust_lo`; needs `labeled`; 1e10: off)"""
+    true_error_f_trust_hi: float = 1e10
+    """upper level of the force error against the labels (eV/Å; 1e10: off)"""
+    true_error_e_trust_lo: float = 1e10
+    """lower level of the energy error against the labels (eV/atom; 1e10: off)"""
+    true_error_e_trust_hi: float = 1e10
+    """upper level of the energy error against the labels (eV/atom; 1e10: off)"""
+    stop_iter: Optional[int] = None
+    """the iteration that trains the last ensemble and stops (DP-GEN's `stop_iter`); null: when
+    the rest is exhausted"""
+    seed: int = 0
+    """seeds the random picks"""
+
+    @staticmethod
+    def levels(sc) -> dict[str, tuple[float, float]]:
+        """(lo, hi) of each quantity frames are classified by (:mod:`raygen.simplify.pick`)."""
+        out = {"f": (sc.f_trust_lo, sc.f_trust_hi), "e": (sc.e_trust_lo, sc.e_trust_hi)}
+        if SimplifyConfig.uses_true_error(sc):
+            out["f_err"] = (sc.true_error_f_trust_lo, sc.true_error_f_trust_hi)
+            out["e_err"] = (sc.true_error_e_trust_lo, sc.true_error_e_trust_hi)
+        return out
+
+    @staticmethod
+    def uses_true_error(sc) -> bool:
+        """Whether a true-error level is set (frames are then also judged against their
+        labels)."""
+        return min(sc.true_error_f_trust_lo, sc.true_error_e_trust_lo) < 1e10
+
+    @staticmethod
+    def problems(sc, cfg, key: str = "simplify") -> list[str]:
+        from raygen.science.dataset import data_set_problems
+
+        out = data_set_problems(list(sc.pick_data), bool(sc.labeled), f"{key}.pick_data")
+        for i, d in enumerate(cfg.init.data):  # trained on beside the picked frames
+            out += _data_problems(f"init.data[{i}]", Path(d), list(cfg.type_map))
+        for name in ("init_pick_number", "iter_pick_number"):
+            if sc[name] < 1:
+                out.append(f"{key}.{name}: must be >= 1, got {sc[name]}")
+        for lo, hi in (("f_trust_lo", "f_trust_hi"), ("e_trust_lo", "e_trust_hi"),
+                       ("true_error_f_trust_lo", "true_error_f_trust_hi"),
+                       ("true_error_e_trust_lo", "true_error_e_trust_hi")):
+            if sc[lo] < 0 or sc[hi] < 0:
+                out.append(f"{key}.{lo}/{hi}: must be >= 0, got {sc[lo]} / {sc[hi]}")
+            elif sc[lo] > sc[hi]:
+                out.append(f"{key}.{lo}: {sc[lo]} is above {key}.{hi}: {sc[hi]}")
+        if SimplifyConfig.uses_true_error(sc) and not sc.labeled:
+            out.append(f"{key}.true_error_*: need labels to compare with; set "
+                       f"{key}.labeled=true (a data set with energies and forces)")
+        if sc.stop_iter is not None and sc.stop_iter < 1:
+            out.append(f"{key}.stop_iter: must be >= 1 (iteration 0 only picks at random) "
+                       f"or null, got {sc.stop_iter}")
+        return out
+
+
+@dataclass
 class RaygenConfig:
     """A whole run: ``python -m raygen +exp=cu`` composes one of these."""
 
@@ -974,6 +1059,8 @@ class RaygenConfig:
     # property tests of the final ensemble (raygen.props), run at the end when enabled
     props: PropsConfig = field(default_factory=PropsConfig)
     """property tests of the final ensemble"""
+    simplify: SimplifyConfig = field(default_factory=SimplifyConfig)
+    """`python -m raygen.simplify`: a data set simplified by the ensemble's deviation"""
 
     @staticmethod
     def problems(cfg, _cfg=None, key: str = "") -> list[str]:
@@ -996,6 +1083,12 @@ class RaygenConfig:
                 out.append(f"type_map: {el!r} is not a chemical element")
         if len(set(cfg.type_map)) != len(cfg.type_map):
             out.append(f"type_map: has duplicates: {list(cfg.type_map)}")
+        return out
+
+    @staticmethod
+    def systems_problems(cfg) -> list[str]:
+        """The exploration systems (the loop needs some; simplify none)."""
+        out = []
         if not cfg.systems:
             out.append("systems: is empty; give at least one exploration system")
         names = [s.name for s in cfg.systems]

@@ -5,6 +5,8 @@ Plain functions; the loop runs :func:`init_md_frames` as Ray tasks.
 
 from __future__ import annotations
 
+import glob
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -147,3 +149,45 @@ def label_set_problem(system_dir: Path) -> str | None:
             if not np.all(np.isfinite(arr)):
                 return f"{f}: holds NaN or infinite values"
     return None
+
+
+def system_paths(patterns: list[str]) -> list[str]:
+    """Every system ``patterns`` name: a deepmd/npy system folder, a folder of them
+    (found below it), a glob of either, or ``file.h5#/path`` (deepmd/hdf5)."""
+    out: list[str] = []
+    for pattern in patterns:
+        if "#" in pattern:
+            out.append(pattern)
+            continue
+        for match in sorted(glob.glob(os.path.expanduser(pattern))) or []:
+            out += [str(p) for p in deepmd_systems(Path(match))]
+    return list(dict.fromkeys(out))
+
+
+def data_set_problems(patterns: list[str], labeled: bool, key: str) -> list[str]:
+    """What is wrong with the data set ``patterns`` name (:func:`system_paths`), before
+    any work starts; ``labeled``: every set must hold energies and forces."""
+    if not patterns:
+        return [f"{key}: is empty; give the deepmd/npy data set(s) to simplify"]
+    out = []
+    for pattern in patterns:
+        if "#" in pattern:
+            if not Path(pattern.split("#", 1)[0]).is_file():
+                out.append(f"{key}: {pattern.split('#', 1)[0]} does not exist")
+            continue
+        matches = glob.glob(os.path.expanduser(pattern))
+        if not matches:
+            out.append(f"{key}: {pattern} matches nothing")
+        elif not any(deepmd_systems(Path(m)) for m in matches):
+            out.append(f"{key}: {pattern} holds no deepmd/npy system (no type.raw below it)")
+    if out or not labeled:
+        return out
+    for path in system_paths(patterns):
+        if "#" in path:
+            continue
+        sets = sorted(Path(path).glob("set.*"))
+        if not sets or not all((s / "energy.npy").exists() and (s / "force.npy").exists()
+                               for s in sets):
+            out.append(f"{key}: {path} has no energy.npy/force.npy in every set.*, but "
+                       "simplify.labeled is true (set it false to label the picked frames)")
+    return out

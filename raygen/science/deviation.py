@@ -22,7 +22,7 @@ MODEL_DEVI_HEADER = "#  step" + "".join(f"  {c}" for c in MODEL_DEVI_COLUMNS)
 
 
 def ensemble_deviation(energies: np.ndarray, forces: np.ndarray,
-                       virials: np.ndarray) -> np.ndarray:
+                       virials: np.ndarray, real: tuple | None = None) -> np.ndarray:
     """Deviation columns of ``nframes`` frames predicted by ``nmodels`` models.
 
     Parameters
@@ -35,14 +35,26 @@ def ensemble_deviation(energies: np.ndarray, forces: np.ndarray,
     -------
     (nframes, 7) array: max/min/avg virial deviation, max/min/avg force deviation,
     energy deviation — the columns of ``model_devi.out`` after ``step``.
+
+    With ``real`` = (energies (nframes,), forces (nframes, natoms, 3), virials
+    (nframes, 9) or None), the same columns hold the models' RMS error against those
+    labels instead (``dp model-devi --real_error``; virial columns NaN without virials).
     """
     nmodels, nframes, natoms = forces.shape[0], forces.shape[1], forces.shape[2]
     if energies.shape != (nmodels, nframes) or virials.shape != (nmodels, nframes, 9):
         raise ValueError("energies/forces/virials disagree on models or frames: "
                          f"{energies.shape}, {forces.shape}, {virials.shape}")
-    devi_v = calc_model_devi_v(virials / natoms)
-    devi_f = calc_model_devi_f(forces)
-    devi_e = calc_model_devi_e((energies / natoms)[..., None])
+    if real is None:
+        devi_v = calc_model_devi_v(virials / natoms)
+        devi_f = calc_model_devi_f(forces)
+        devi_e = calc_model_devi_e((energies / natoms)[..., None])
+        return np.column_stack([*devi_v, *devi_f[:3], devi_e])
+    real_e, real_f, real_v = real
+    devi_v = (calc_model_devi_v(virials / natoms, np.asarray(real_v) / natoms)
+              if real_v is not None else [np.full(nframes, np.nan)] * 3)
+    devi_f = calc_model_devi_f(forces, np.asarray(real_f))
+    devi_e = calc_model_devi_e((energies / natoms)[..., None],
+                               (np.asarray(real_e) / natoms)[..., None])
     return np.column_stack([*devi_v, *devi_f[:3], devi_e])
 
 

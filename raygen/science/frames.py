@@ -92,3 +92,33 @@ def row_to_atoms(table: pa.Table, row: int, type_map: list[str]) -> Atoms:
     symbols = [type_map[t] for t in rec["types"]]
     return Atoms(symbols=symbols, positions=np.reshape(rec["positions"], (-1, 3)),
                  cell=np.reshape(rec["cell"], (3, 3)), pbc=True)
+
+
+def with_labels(table: pa.Table, energies: np.ndarray, forces: np.ndarray,
+                virials: np.ndarray | None = None) -> pa.Table:
+    """``table`` with its frames' labels (energy, forces ``(n, natoms, 3)``, virial
+    ``(n, 9)`` or none): what a true error is computed against."""
+    n = table.num_rows
+    natoms = forces.shape[1] if n else 0
+    table = table.append_column("energy", pa.array(np.asarray(energies, dtype=np.float64)))
+    table = table.append_column("forces", pa.ListArray.from_arrays(
+        pa.array(np.arange(n + 1, dtype=np.int32) * natoms * 3),
+        pa.array(np.asarray(forces, dtype=np.float64).reshape(-1))))
+    if virials is not None:
+        table = table.append_column("virial", pa.FixedSizeListArray.from_arrays(
+            pa.array(np.asarray(virials, dtype=np.float64).reshape(-1)), 9))
+    return table
+
+
+def label_arrays(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(energies (n,), forces (n, natoms, 3), virials (n, 9) or None) of a one-size
+    table with labels (:func:`with_labels`)."""
+    if "energy" not in table.column_names or "forces" not in table.column_names:
+        raise ValueError("the frames carry no labels (energy, forces)")
+    n = table.num_rows
+    natoms = int(table.column("natoms")[0].as_py()) if n else 0
+    energies = table.column("energy").to_numpy()
+    forces = table.column("forces").combine_chunks().flatten().to_numpy().reshape(n, natoms, 3)
+    virials = (table.column("virial").combine_chunks().flatten().to_numpy().reshape(n, 9)
+               if "virial" in table.column_names else None)
+    return energies, forces, virials

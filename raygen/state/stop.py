@@ -47,3 +47,17 @@ def check_stop() -> None:
     callback, so it cannot be lost)."""
     if STOP.is_set():
         raise KeyboardInterrupt("stopped by a signal")
+
+
+def driver_signals() -> None:
+    """A raygen driver process, from its first line: a signal is a clean stop, and
+    Ray's absl failure-signal handler stays out of it. Ray's core worker installs
+    that handler in the driver, which catches SIGTERM too (a stack dump, then SIGABRT:
+    exit 134) before Python's handler is back; Ray reads this switch once, when
+    imported: for this process only, not for the Ray processes it starts (their crash
+    dumps stay on). Call before anything imports Ray."""
+    stop_on_signals()
+    os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = "1"
+    import ray._private.ray_constants  # noqa: F401
+
+    del os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"]

@@ -32,6 +32,28 @@ def test_identical_models_have_zero_deviation():
     assert np.allclose(d, 0.0)
 
 
+def test_against_labels_it_is_the_rms_error_of_the_models():
+    """``dp model-devi --real_error``: per atom the RMS over models of |F_m - F_label|,
+    the energy's RMS error per atom; virial columns NaN when there is no virial."""
+    rng = np.random.default_rng(2)
+    e, f, v = rng.normal(size=(4, 5)), rng.normal(size=(4, 5, 7, 3)), rng.normal(size=(4, 5, 9))
+    re, rf, rv = rng.normal(size=5), rng.normal(size=(5, 7, 3)), rng.normal(size=(5, 9))
+    d = ensemble_deviation(e, f, v, (re, rf, rv))
+    per_atom = np.sqrt(np.mean(np.sum((f - rf) ** 2, axis=-1), axis=0))  # (F, N)
+    np.testing.assert_allclose(d[:, 3], per_atom.max(1), rtol=1e-12)
+    np.testing.assert_allclose(d[:, 5], per_atom.mean(1), rtol=1e-12)
+    np.testing.assert_allclose(d[:, 6], np.sqrt(np.mean((e / 7 - re / 7) ** 2, axis=0)),
+                               rtol=1e-12)
+    vs = np.sqrt(np.mean((v / 7 - rv / 7) ** 2, axis=0))
+    np.testing.assert_allclose(d[:, 0], vs.max(1), rtol=1e-12)
+    no_virial = ensemble_deviation(e, f, v, (re, rf, None))
+    assert np.isnan(no_virial[:, :3]).all()
+    np.testing.assert_allclose(no_virial[:, 3:], d[:, 3:])
+    # models that are the labels: no error
+    assert np.allclose(ensemble_deviation(np.tile(re, (4, 1)), np.tile(rf, (4, 1, 1, 1)),
+                                          np.tile(rv, (4, 1, 1)), (re, rf, rv)), 0.0)
+
+
 def test_model_devi_out_format_roundtrip(tmp_path):
     steps = np.array([0, 10, 20])
     devi = np.arange(21, dtype=float).reshape(3, 7) / 7
