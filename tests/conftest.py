@@ -92,3 +92,20 @@ def backend_models(request) -> tuple[str, list[Path]]:
     """(backend, its two tiny models): a test run with each deepmd-kit backend."""
     name = "tiny_models" if request.param == "tf" else "tiny_pt_models"
     return request.param, request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def dpgen_python(tmp_path_factory):
+    """A venv with DP-GEN 0.14.0 from the package registry (as bench/cu_quick does):
+    the reference its rules are checked against."""
+    import subprocess
+    import sys
+
+    venv = tmp_path_factory.mktemp("dpgen_venv")
+    py = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    proc = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "dpgen==0.14.0"],
+                          capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot install dpgen 0.14.0: {proc.stderr[-500:]}")
+    return py

@@ -5,7 +5,6 @@ function on the same model_devi.out files."""
 import json
 import math
 import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -83,19 +82,6 @@ accur, candi, failed, counter, f_lo, v_lo = select(tasks, f_hi, nf, pf, v_hi, nv
 print(json.dumps({"accurate": sorted(map(list, accur)), "candidate": sorted(map(list, candi)),
                   "failed": sorted(map(list, failed)), "f_lo": f_lo, "v_lo": v_lo}))
 """
-
-
-@pytest.fixture(scope="module")
-def dpgen_python(tmp_path_factory):
-    """A venv with DP-GEN 0.14.0 from the package registry (as bench/cu_quick does)."""
-    venv = tmp_path_factory.mktemp("dpgen_venv")
-    py = venv / "bin" / "python"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    proc = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "dpgen==0.14.0"],
-                          capture_output=True, text=True, timeout=900)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot install dpgen 0.14.0: {proc.stderr[-500:]}")
-    return py
 
 
 @pytest.mark.slow
