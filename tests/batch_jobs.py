@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -77,11 +78,19 @@ def job_env(kind: str, root: Path, job: str, nodes: dict[str, int], **extra: str
     return env
 
 
+def _signals_as_a_scheduler_leaves_them() -> None:
+    """SIGINT back to its default in the job's shell: started from a background job
+    (``cmd &`` without job control) the tests inherit it ignored, and bash cannot trap
+    a signal ignored when it starts — bkill's SIGINT would never reach the script."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_job(kind: str, env: dict, args: str, log: Path) -> subprocess.Popen:
     script = PBS if kind == "pbs" else LSF
     return subprocess.Popen(["bash", str(script)], env={**env, "RAYGEN_ARGS": args},
                             cwd=env.get("PBS_O_WORKDIR") or env["LS_SUBCWD"],
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT,
+                            preexec_fn=_signals_as_a_scheduler_leaves_them)
 
 
 def processes_with(text: str) -> list[str]:
