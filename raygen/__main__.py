@@ -212,6 +212,14 @@ def main() -> None:
         from raygen.cli.new import main as new
 
         sys.exit(new(sys.argv[2:]))
+    if sys.argv[1:2] == ["run-dpgen"]:  # run-dpgen param.json [machine.json] [overrides]
+        from raygen.cli.import_dpgen import ImportRefused, run_dpgen_argv
+
+        try:
+            sys.argv = [sys.argv[0], *run_dpgen_argv(sys.argv[2:])]
+        except ImportRefused as err:
+            print(f"raygen: {err}", file=sys.stderr)
+            sys.exit(2)
     from raygen.state.stop import stop_on_signals
 
     stop_on_signals()  # a SIGTERM while the config is checked or Ray starts: a clean stop

@@ -1,0 +1,480 @@
+"""DP-GEN's ``param.json`` / ``machine.json`` as a raygen experiment, key by key.
+
+:func:`import_param` and :func:`import_machine` turn DP-GEN's dictionaries into the
+settings of a raygen experiment and a report with one row per key: **mapped** (to which
+raygen key), **ignored** (why: what raygen or Ray does instead) or **unsupported** (the
+import is refused, naming the key; nothing is dropped silently). :data:`PARAM_KEYS` and
+:data:`MACHINE_KEYS` are the table README's mapping is generated from. DP-GEN's dialects
+read: the ``trj_freq``/``t_freq``/``traj_freq`` aliases, trust levels as a number, a list
+by system or a ``{"sys_idx": level}`` dict, at top level or per job, deepmd-kit 1.x and
+>= 2 training inputs (``stop_batch``/``numb_steps``, ``training.systems`` or
+``training_data.systems``), the ``*_prefix`` keys, machine.json old and new
+(``api_version`` 1.0) style.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+MAPPED, IGNORED, UNSUPPORTED = "mapped", "ignored", "unsupported"
+
+
+@dataclass
+class Row:
+    key: str
+    status: str
+    target: str = ""  # the raygen key, or why it is ignored / unsupported
+
+
+@dataclass
+class Import:
+    """The experiment's settings (nested dicts) and the report, in input order."""
+
+    settings: dict = field(default_factory=dict)
+    defaults: dict = field(default_factory=dict)  # config group -> option (label: vasp)
+    rows: list[Row] = field(default_factory=list)
+
+    def set(self, path: str, value: Any) -> None:
+        node = self.settings
+        *parents, last = path.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+
+    def row(self, key: str, status: str, target: str = "") -> None:
+        self.rows.append(Row(key, status, target))
+
+    @property
+    def unsupported(self) -> list[Row]:
+        return [r for r in self.rows if r.status == UNSUPPORTED]
+
+
+def _join(prefix: str | None, path: str) -> str:
+    return os.path.join(prefix, path) if prefix and not os.path.isabs(path) else path
+
+
+def _levels(value: Any, n_sys: int, key: str) -> Any:
+    """A trust level as raygen takes it: a number, or one per system (DP-GEN's list by
+    sys_idx, or its ``{"sys_idx": level}`` dict; systems not in the dict are off)."""
+    if isinstance(value, dict):
+        return [float(value.get(str(i), 1e10)) for i in range(n_sys)]
+    if isinstance(value, list):
+        return [float(v) for v in value]
+    return float(value)
+
+
+# -- param.json ------------------------------------------------------------------------
+# key -> (status, raygen key or reason); keys with a handler below are mapped by it
+SIMPLE: dict[str, tuple[str, str]] = {
+    "type_map": (MAPPED, "type_map"),
+    "numb_models": (MAPPED, "train.numb_models"),
+    "model_devi_dt": (MAPPED, "explore.dt"),
+    "model_devi_skip": (MAPPED, "explore.model_devi_skip"),
+    "model_devi_adapt_trust_lo": (MAPPED, "select.adapt_trust_lo"),
+    "model_devi_numb_candi_f": (MAPPED, "select.numb_candi_f"),
+    "model_devi_numb_candi_v": (MAPPED, "select.numb_candi_v"),
+    "model_devi_perc_candi_f": (MAPPED, "select.perc_candi_f"),
+    "model_devi_perc_candi_v": (MAPPED, "select.perc_candi_v"),
+    "fp_task_max": (MAPPED, "select.fp_task_max"),
+    "fp_task_min": (MAPPED, "select.fp_task_min"),
+    "fp_accurate_threshold": (MAPPED, "select.fp_accurate_threshold"),
+    "fp_accurate_soft_threshold": (MAPPED, "select.fp_accurate_soft_threshold"),
+    "ratio_failed": (MAPPED, "label.max_failed_ratio"),
+    "training_reuse_numb_steps": (MAPPED, "train.init_model_numb_steps"),
+    "training_reuse_stop_batch": (MAPPED, "train.init_model_numb_steps"),
+    "training_finetune_model": (MAPPED, "train.finetune.model"),
+    "mass_map": (IGNORED, "masses are the elements' own (ASE), from type_map"),
+    "init_batch_size": (IGNORED, "batch sizes are deepmd-kit's \"auto\" (or "
+                                 "train.input.training.training_data.batch_size)"),
+    "sys_batch_size": (IGNORED, "as init_batch_size"),
+    "model_devi_clean_traj": (IGNORED, "trajectories are compact Parquet tables, kept"),
+    "model_devi_merge_traj": (IGNORED, "trajectories stream to the deviation reducer"),
+    "shuffle_poscar": (IGNORED, "atoms are not reordered"),
+    "detailed_report_make_fp": (IGNORED, "candidate/rest files are always written"),
+    "model_devi_engine": (MAPPED, "explore.engine"),  # checked below: lammps only
+    "train_backend": (MAPPED, "train.backend"),  # checked below
+    "fp_style": (MAPPED, "label"),  # checked below
+}
+UNSUPPORTED_WHY = {
+    "training_iter0_model_path": "start iteration 0 from given models: use "
+                                 "train.finetune.model (a pre-trained checkpoint)",
+    "training_init_frozen_model": "start from frozen models: not in this version",
+    "training_reuse_start_lr": "raygen scales the learning rate "
+                               "(train.init_model_start_lr_scale) instead",
+    "model_devi_plumed": "PLUMED (LAMMPS templates) is not in this version",
+    "model_devi_plumed_path": "PLUMED (LAMMPS templates) is not in this version",
+    "use_clusters": "cluster (non-periodic) models are not in this version",
+    "use_ele_temp": "electronic temperature is not in this version",
+    "user_fp_params": "raygen writes this code's input from its own label.* keys; "
+                      "set them instead (mapped for vasp only)",
+    "external_input_path": "raygen writes the code's input from its own label.* keys; "
+                           "set them instead",
+    "cvasp": "custodian-VASP is not in this version",
+}
+JOB_KEYS = {"sys_idx": "sys_idx", "temps": "temps", "press": "press", "nsteps": "nsteps",
+            "ensemble": "ensemble", "trj_freq": "trj_freq", "t_freq": "trj_freq",
+            "traj_freq": "trj_freq", "fp_task_max": "fp_task_max",
+            "model_devi_f_trust_lo": "f_trust_lo", "model_devi_f_trust_hi": "f_trust_hi",
+            "model_devi_v_trust_lo": "v_trust_lo", "model_devi_v_trust_hi": "v_trust_hi"}
+JOB_UNSUPPORTED = {"template": "LAMMPS templates", "rev_mat": "LAMMPS templates",
+                   "sys_rev_mat": "LAMMPS templates", "nbeads": "PIMD",
+                   "pka_e": "primary knock-on atoms", "neidelay": "neighbor delay",
+                   "model_devi_f_avg_relative": "relative deviations",
+                   "model_devi_v_avg_relative": "relative deviations"}
+FP_STYLES = {"vasp": "vasp", "cp2k": "cp2k", "pwscf": "qe", "abacus": "abacus",
+             "gaussian": "gaussian", "siesta": "siesta"}
+SKIP_TRAIN = ("skip_train", "skip_training", "s_t", "sk_tr")
+
+
+def _sys_configs(imp: Import, param: dict) -> None:
+    prefix = param.get("sys_configs_prefix")
+    systems = []
+    for i, globs in enumerate(param.get("sys_configs", [])):
+        globs = [globs] if isinstance(globs, str) else list(globs)
+        if len(globs) != 1:
+            imp.row(f"sys_configs[{i}]", UNSUPPORTED, f"{len(globs)} globs for one system; "
+                    "raygen's systems[].confs is one pattern: give one glob (or merge the "
+                    "files into one folder)")
+            continue
+        systems.append({"name": f"sys{i:03d}", "confs": _join(prefix, globs[0])})
+    imp.set("systems", systems)
+    imp.row("sys_configs", MAPPED, "systems[].confs (one system per entry, named sys000...)")
+    if "sys_configs_prefix" in param:
+        imp.row("sys_configs_prefix", MAPPED, "joined into systems[].confs")
+
+
+def _init_data(imp: Import, param: dict) -> None:
+    prefix = param.get("init_data_prefix")
+    imp.set("init.data", [_join(prefix, p) for p in param.get("init_data_sys", [])])
+    imp.row("init_data_sys", MAPPED, "init.data")
+    if "init_data_prefix" in param:
+        imp.row("init_data_prefix", MAPPED, "joined into init.data")
+
+
+def _training_param(imp: Import, param: dict) -> None:
+    """deepmd-kit's input (1.x or >= 2): the data and seeds are raygen's (per member);
+    the step count is ``train.numb_steps``."""
+    inp = copy.deepcopy(param["default_training_param"])
+    training = inp.get("training", {})
+    steps = training.pop("numb_steps", None)
+    steps = training.pop("stop_batch", steps)
+    if steps is not None:
+        imp.set("train.numb_steps", int(steps))
+    for k in ("systems", "set_prefix", "batch_size", "seed"):  # 1.x data keys, seeds
+        training.pop(k, None)
+    training.get("training_data", {}).pop("systems", None)
+    for part in ("descriptor", "fitting_net"):
+        inp.get("model", {}).get(part, {}).pop("seed", None)
+    imp.set("train.input", inp)
+    imp.row("default_training_param", MAPPED,
+            "train.input (stop_batch/numb_steps -> train.numb_steps; data and seeds are "
+            "set by raygen per member)")
+
+
+def _trust(imp: Import, param: dict, key: str, n_sys: int) -> None:
+    target = {"model_devi_f_trust_lo": "select.f_trust_lo",
+              "model_devi_f_trust_hi": "select.f_trust_hi",
+              "model_devi_v_trust_lo": "select.v_trust_lo",
+              "model_devi_v_trust_hi": "select.v_trust_hi"}[key]
+    imp.set(target, _levels(param[key], n_sys, key))
+    imp.row(key, MAPPED, target)
+
+
+def _jobs(imp: Import, param: dict, n_sys: int) -> None:
+    jobs = []
+    taut = {job.get("taut") for job in param["model_devi_jobs"] if "taut" in job}
+    taup = {job.get("taup") for job in param["model_devi_jobs"] if "taup" in job}
+    for j, job in enumerate(param["model_devi_jobs"]):
+        out: dict[str, Any] = {}
+        for k, v in job.items():
+            where = f"model_devi_jobs[{j}].{k}"
+            if k.startswith("_"):
+                continue  # DP-GEN's own comments and _idx
+            if k in JOB_KEYS:
+                if k.startswith("model_devi_"):
+                    v = _levels(v, n_sys, where)
+                elif k == "ensemble":
+                    v = str(v).lower()
+                out[JOB_KEYS[k]] = v
+            elif k in ("taut", "taup"):
+                continue  # below: one value for all jobs
+            elif k in JOB_UNSUPPORTED:
+                imp.row(where, UNSUPPORTED, f"{JOB_UNSUPPORTED[k]}: not in this version")
+            else:
+                imp.row(where, UNSUPPORTED, "not a model_devi_jobs key raygen knows")
+        jobs.append(out)
+    imp.set("explore.jobs", jobs)
+    imp.row("model_devi_jobs", MAPPED, "explore.jobs (sys_idx, temps, press, nsteps, "
+            "ensemble, trj_freq/t_freq/traj_freq, fp_task_max, per-job trust levels)")
+    for name, values, target in (("taut", taut, "explore.tau_t"),
+                                 ("taup", taup, "explore.tau_p")):
+        if len(values) == 1:
+            imp.set(target, float(values.pop()))
+            imp.row(f"model_devi_jobs[].{name}", MAPPED, target)
+        elif values:
+            imp.row(f"model_devi_jobs[].{name}", UNSUPPORTED,
+                    f"different per job ({sorted(values)}); raygen has one {target}")
+
+
+def _fp(imp: Import, param: dict) -> set[str]:
+    """label=... and its files; the keys it handled."""
+    style = param["fp_style"]
+    if style not in FP_STYLES:
+        imp.row("fp_style", UNSUPPORTED, f"{style!r}: raygen labels with "
+                f"{', '.join(FP_STYLES)} (as fp_style) or its own label=...")
+        return {"fp_style"}
+    label = FP_STYLES[style]
+    imp.defaults["label"] = label
+    imp.row("fp_style", MAPPED, f"label={label}")
+    pp_files = param.get("fp_pp_files")
+    type_map = list(param.get("type_map", []))
+    handled = {"fp_style"}
+    if style == "vasp":
+        for k, target in (("fp_incar", "label.incar"), ("fp_pp_path", "label.pp_path")):
+            if k in param:
+                imp.set(target, param[k])
+                imp.row(k, MAPPED, target)
+                handled.add(k)
+        if pp_files is not None and len(pp_files) != len(type_map):
+            imp.row("fp_pp_files", UNSUPPORTED, f"{len(pp_files)} file(s) for the "
+                    f"{len(type_map)} types {type_map}: raygen concatenates one POTCAR per "
+                    "element (label.pp_files)")
+            handled.add("fp_pp_files")
+        elif pp_files is not None:
+            imp.set("label.pp_files", dict(zip(type_map, pp_files)))
+            imp.row("fp_pp_files", MAPPED, "label.pp_files (element -> file, by type_map)")
+            handled.add("fp_pp_files")
+        if isinstance(param.get("user_fp_params"), dict):
+            tags = dict(param["user_fp_params"])
+            if "KSPACING" in tags:
+                imp.set("label.kspacing", float(tags.pop("KSPACING")))
+            if "KGAMMA" in tags:
+                imp.set("label.kgamma", bool(tags.pop("KGAMMA")))
+            imp.set("label.incar_tags", tags)
+            imp.row("user_fp_params", MAPPED, "label.incar_tags (KSPACING, KGAMMA -> "
+                    "label.kspacing, label.kgamma)")
+            handled.add("user_fp_params")
+        if "fp_params" in param:
+            imp.row("fp_params", UNSUPPORTED, "DP-GEN's old VASP shorthand (ecut, ediff, "
+                    "smearing...): give the INCAR as fp_incar or its tags as "
+                    "user_fp_params")
+            handled.add("fp_params")
+    elif style == "pwscf":
+        if "fp_pp_path" in param:
+            imp.set("label.pseudo_dir", param["fp_pp_path"])
+            imp.row("fp_pp_path", MAPPED, "label.pseudo_dir")
+            handled.add("fp_pp_path")
+        if pp_files is not None:
+            imp.set("label.pseudopotentials", dict(zip(type_map, pp_files)))
+            imp.row("fp_pp_files", MAPPED, "label.pseudopotentials (by type_map)")
+            handled.add("fp_pp_files")
+    elif style == "abacus":
+        for k, target in (("fp_pp_path", "label.pp_path"), ("fp_orb_path", "label.orb_path")):
+            if k in param:
+                imp.set(target, param[k])
+                imp.row(k, MAPPED, target)
+                handled.add(k)
+        for k, target in (("fp_pp_files", "label.pp_files"), ("fp_orb_files",
+                                                              "label.orb_files")):
+            if k in param:
+                imp.set(target, dict(zip(type_map, param[k])))
+                imp.row(k, MAPPED, f"{target} (by type_map)")
+                handled.add(k)
+    elif style == "siesta" and "fp_pp_path" in param:
+        imp.set("label.pp_path", param["fp_pp_path"])
+        imp.row("fp_pp_path", MAPPED, "label.pp_path")
+        handled.add("fp_pp_path")
+    for k in param:
+        if k.startswith("fp_") and k not in handled and k not in SIMPLE:
+            imp.row(k, UNSUPPORTED, f"not mapped for fp_style {style}: set the label.* "
+                    f"keys of label={label} (docs/configuration.md)")
+            handled.add(k)
+    return handled
+
+
+def import_param(param: dict) -> Import:
+    """raygen settings and the key-by-key report for a DP-GEN ``param.json``."""
+    imp = Import()
+    n_sys = len(param.get("sys_configs", []))
+    done: set[str] = set()
+    if "sys_configs" in param:
+        _sys_configs(imp, param)
+        done |= {"sys_configs", "sys_configs_prefix"}
+    if "init_data_sys" in param:
+        _init_data(imp, param)
+        done |= {"init_data_sys", "init_data_prefix"}
+    if "default_training_param" in param:
+        _training_param(imp, param)
+        done.add("default_training_param")
+    if "model_devi_jobs" in param:
+        _jobs(imp, param, n_sys)
+        done.add("model_devi_jobs")
+    if "fp_style" in param:
+        done |= _fp(imp, param)
+    for key, value in param.items():
+        if key in done or key.startswith("_"):
+            continue
+        if key.startswith("model_devi_") and key.endswith(("_trust_lo", "_trust_hi")) \
+                and key[len("model_devi_")] in "fv":
+            _trust(imp, param, key, n_sys)
+        elif key in SKIP_TRAIN:
+            imp.row(key, UNSUPPORTED, "skipping training is not in this version")
+        elif key == "training_init_model":
+            imp.set("train.init_model_policy", "yes" if value else "no")
+            imp.row(key, MAPPED, "train.init_model_policy (yes/no)")
+        elif key == "train_backend":
+            backends = {"tensorflow": "tf", "pytorch": "pt"}
+            if value in backends:
+                imp.set("train.backend", backends[value])
+                imp.row(key, MAPPED, "train.backend")
+            else:
+                imp.row(key, UNSUPPORTED, f"{value!r}: raygen trains with tensorflow or "
+                                          "pytorch")
+        elif key == "model_devi_engine":
+            if value == "lammps":
+                imp.row(key, MAPPED, "explore.engine (lammps)")
+            else:
+                imp.row(key, UNSUPPORTED, f"{value!r}: raygen explores with LAMMPS")
+        elif key in SIMPLE:
+            status, target = SIMPLE[key]
+            if status == MAPPED:
+                imp.set(target, value)
+            imp.row(key, status, target)
+        elif key in UNSUPPORTED_WHY:
+            imp.row(key, UNSUPPORTED, UNSUPPORTED_WHY[key])
+        else:
+            imp.row(key, UNSUPPORTED, "a key raygen does not know")
+    return imp
+
+
+# -- machine.json ------------------------------------------------------------------------
+MACHINE_KINDS = {"train": "trainer", "model_devi": "explorer", "fp": "labeler"}
+DISPATCH_WHY = ("Ray replaces dpdispatcher: start raygen inside the allocation "
+                "(slurm/raygen.sbatch, pbs/, lsf/, k8s/) and the workers go where "
+                "cluster.* says")
+
+
+def _resources(imp: Import, kind: str, res: dict, where: str) -> None:
+    worker = MACHINE_KINDS[kind]
+    for k, v in res.items():
+        if k in ("numb_gpu", "gpu_per_node"):
+            if v:
+                imp.set(f"cluster.{worker}.num_gpus", 1.0)
+                imp.row(f"{where}.{k}", MAPPED, f"cluster.{worker}.num_gpus (1 per worker)")
+            else:
+                imp.row(f"{where}.{k}", IGNORED, "no GPU: the default")
+        elif k in ("task_per_node", "cpu_per_node") and kind == "fp" and v:
+            imp.set(f"cluster.{worker}.num_cpus", float(v))
+            imp.row(f"{where}.{k}", MAPPED, f"cluster.{worker}.num_cpus (a calculation's "
+                    "cores)")
+        else:
+            imp.row(f"{where}.{k}", IGNORED, DISPATCH_WHY)
+
+
+def import_machine(machine: dict, imp: Import | None = None) -> Import:
+    """The cluster layout a DP-GEN ``machine.json`` describes (old style or
+    ``api_version`` 1.0), into ``imp``."""
+    imp = imp or Import()
+    for key, value in machine.items():
+        if key.startswith("_"):
+            continue
+        kind = next((k for k in MACHINE_KINDS if key in (k, f"{k}_resources")), None)
+        if key in MACHINE_KINDS:  # new style: a list of {command, machine, resources}
+            entry = value[0] if isinstance(value, list) and value else value
+            for k, v in (entry or {}).items():
+                if k == "resources":
+                    _resources(imp, key, v, f"{key}.resources")
+                elif k == "command" and key == "fp":
+                    imp.set("label.command", v)
+                    imp.row(f"{key}.command", MAPPED, "label.command")
+                else:
+                    imp.row(f"{key}.{k}", IGNORED, "raygen runs deepmd-kit and LAMMPS in "
+                            "its workers" if k == "command" else DISPATCH_WHY)
+        elif kind is not None:
+            _resources(imp, kind, value, key)
+        elif key == "fp_command":
+            imp.set("label.command", value)
+            imp.row(key, MAPPED, "label.command")
+        elif key in ("deepmd_path", "python_path", "train_command", "model_devi_command",
+                     "lmp_command"):
+            imp.row(key, IGNORED, "raygen runs deepmd-kit and LAMMPS in its workers (its "
+                    "own install)")
+        else:
+            imp.row(key, IGNORED, DISPATCH_WHY)
+    return imp
+
+
+PATH_KEYS = ("init.data", "systems[].confs", "label.incar", "label.pp_path",
+             "label.pseudo_dir", "label.orb_path", "train.finetune.model")
+
+
+def resolve_relative(settings: dict, base: str) -> None:
+    """DP-GEN reads relative paths from where it runs (the param.json's folder, as a
+    rule): the same paths taken from ``base``."""
+    def fix(p):
+        return p if os.path.isabs(p) else os.path.normpath(os.path.join(base, p))
+
+    init = settings.get("init", {})
+    if "data" in init:
+        init["data"] = [fix(p) for p in init["data"]]
+    for s in settings.get("systems", []):
+        if s.get("confs"):
+            s["confs"] = fix(s["confs"])
+    for group, key in (("label", "incar"), ("label", "pp_path"), ("label", "pseudo_dir"),
+                       ("label", "orb_path")):
+        if settings.get(group, {}).get(key):
+            settings[group][key] = fix(settings[group][key])
+    ft = settings.get("train", {}).get("finetune", {})
+    if ft.get("model"):
+        ft["model"] = fix(ft["model"])
+
+
+def key_table() -> list[tuple[str, str, str]]:
+    """(DP-GEN key, status, raygen key or why) of every key the importer knows: the
+    table README's "Coming from DP-GEN" links to (docs/dpgen-keys.md)."""
+    rows = [("type_map", MAPPED, "type_map"),
+            ("sys_configs (+ sys_configs_prefix)", MAPPED,
+             "systems[].confs, one system per entry (one glob each)"),
+            ("init_data_sys (+ init_data_prefix)", MAPPED, "init.data"),
+            ("default_training_param", MAPPED,
+             "train.input; stop_batch / numb_steps -> train.numb_steps"),
+            ("model_devi_f_trust_lo/hi, model_devi_v_trust_lo/hi", MAPPED,
+             "select.f_trust_lo/hi, v_trust_lo/hi (number, list or {\"sys_idx\": level})"),
+            ("model_devi_jobs", MAPPED, "explore.jobs"),
+            ("model_devi_jobs[].taut / taup", MAPPED,
+             "explore.tau_t / tau_p (one value for all jobs)"),
+            ("training_init_model", MAPPED, "train.init_model_policy (yes/no)"),
+            ("train_backend", MAPPED, "train.backend (tensorflow -> tf, pytorch -> pt)"),
+            ("fp_style", MAPPED, "label=vasp|cp2k|qe (pwscf)|abacus|gaussian|siesta"),
+            ("fp_incar, fp_pp_path, fp_pp_files (vasp)", MAPPED,
+             "label.incar, label.pp_path, label.pp_files (one POTCAR per element)"),
+            ("user_fp_params (vasp)", MAPPED,
+             "label.incar_tags; KSPACING, KGAMMA -> label.kspacing, label.kgamma"),
+            ("fp_params (vasp's old shorthand)", UNSUPPORTED,
+             "give the INCAR as fp_incar or its tags as user_fp_params"),
+            ("fp_pp_path, fp_pp_files (pwscf)", MAPPED,
+             "label.pseudo_dir, label.pseudopotentials"),
+            ("fp_pp_path/files, fp_orb_path/files (abacus)", MAPPED,
+             "label.pp_path/pp_files, label.orb_path/orb_files")]
+    rows += [(k, st, t) for k, (st, t) in SIMPLE.items()
+             if k not in ("type_map", "model_devi_engine", "train_backend", "fp_style")]
+    rows += [(f"model_devi_jobs[].{k}", MAPPED, f"explore.jobs[].{v}")
+             for k, v in JOB_KEYS.items()]
+    rows += [(k, UNSUPPORTED, why) for k, why in UNSUPPORTED_WHY.items()]
+    rows += [(", ".join(SKIP_TRAIN), UNSUPPORTED, "skipping training is not in this version")]
+    rows += [(f"model_devi_jobs[].{k}", UNSUPPORTED, f"{why}: not in this version")
+             for k, why in JOB_UNSUPPORTED.items()]
+    rows += [("machine: train/model_devi/fp resources numb_gpu", MAPPED,
+              "cluster.trainer/explorer/labeler.num_gpus (1 per worker)"),
+             ("machine: fp resources task_per_node / cpu_per_node", MAPPED,
+              "cluster.labeler.num_cpus"),
+             ("machine: fp_command / fp.command", MAPPED, "label.command"),
+             ("machine: train/model_devi commands, deepmd_path, python_path", IGNORED,
+              "raygen runs deepmd-kit and LAMMPS in its workers"),
+             ("machine: *_machine, other resources, group sizes", IGNORED, DISPATCH_WHY),
+             ("any other key", UNSUPPORTED, "refused, named (keys starting with _ are "
+              "comments)")]
+    return rows
