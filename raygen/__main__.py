@@ -64,22 +64,21 @@ def log_traceback(workdir: str) -> str:
         return "the output above"
 
 
-@hydra.main(version_base=None, config_path="pkg://raygen.conf", config_name="config")
-def _main(cfg: DictConfig) -> None:
+def run_config(cfg: DictConfig, runner, simplify: bool = False) -> None:
+    """Resolve, validate (exit 2 on bad input) and run ``runner(cfg).run()`` (exit 1 on
+    a failure, said in one line; 130 when interrupted): the body of both entry points,
+    the loop's and simplify's."""
     global _STARTED
     _STARTED = True
     try:
-        _sweep_member(cfg)
         resolve_paths(cfg)
-        validate(cfg)
+        validate(cfg, simplify=simplify)
     except ConfigError as err:
         print(f"raygen: {err}", file=sys.stderr)
         sys.exit(2)
-    from raygen.loop import ConcurrentLearning
-
     OmegaConf.set_readonly(cfg, True)
     try:
-        ConcurrentLearning(cfg).run()
+        runner(cfg).run()
     except KeyboardInterrupt:
         print("raygen: interrupted; finished work is kept in "
               f"{cfg.workdir}: run the same command to resume", file=sys.stderr)
@@ -88,6 +87,18 @@ def _main(cfg: DictConfig) -> None:
         where = log_traceback(cfg.workdir)
         print(failure_lines(err, cfg.workdir, where), file=sys.stderr)
         sys.exit(1)
+
+
+def _loop(cfg: DictConfig):
+    from raygen.loop import ConcurrentLearning
+
+    return ConcurrentLearning(cfg)
+
+
+@hydra.main(version_base=None, config_path="pkg://raygen.conf", config_name="config")
+def _main(cfg: DictConfig) -> None:
+    _sweep_member(cfg)
+    run_config(cfg, _loop)
 
 
 def failure_lines(err: BaseException, workdir: str, where: str) -> str:
@@ -223,16 +234,21 @@ def main() -> None:
     from raygen.state.stop import stop_on_signals
 
     stop_on_signals()  # a SIGTERM while the config is checked or Ray starts: a clean stop
+    run_hydra(_main)
+
+
+def run_hydra(hydra_main) -> None:
+    """The user's YAML checked, then ``hydra_main()``; Hydra refusing the command line
+    (a misspelt key, a wrong type) is bad input: exit 2, as raygen's own checks."""
     problems = check_user_yaml(sys.argv[1:])
     if problems:
         print("raygen: invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems),
               file=sys.stderr)
         sys.exit(2)
     try:
-        _main()
+        hydra_main()
     except SystemExit as err:
         if err.code == 1 and not _STARTED:
-            # Hydra refused the command line (a misspelt key, a wrong type): bad input
             sys.exit(2)
         raise
 
