@@ -159,7 +159,7 @@ def system_paths(patterns: list[str]) -> list[str]:
         if "#" in pattern:
             out.append(pattern)
             continue
-        for match in sorted(glob.glob(os.path.expanduser(pattern))) or []:
+        for match in sorted(glob.glob(os.path.expanduser(pattern))):
             out += [str(p) for p in deepmd_systems(Path(match))]
     return list(dict.fromkeys(out))
 

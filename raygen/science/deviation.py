@@ -44,17 +44,15 @@ def ensemble_deviation(energies: np.ndarray, forces: np.ndarray,
     if energies.shape != (nmodels, nframes) or virials.shape != (nmodels, nframes, 9):
         raise ValueError("energies/forces/virials disagree on models or frames: "
                          f"{energies.shape}, {forces.shape}, {virials.shape}")
-    if real is None:
-        devi_v = calc_model_devi_v(virials / natoms)
-        devi_f = calc_model_devi_f(forces)
-        devi_e = calc_model_devi_e((energies / natoms)[..., None])
-        return np.column_stack([*devi_v, *devi_f[:3], devi_e])
-    real_e, real_f, real_v = real
-    devi_v = (calc_model_devi_v(virials / natoms, np.asarray(real_v) / natoms)
-              if real_v is not None else [np.full(nframes, np.nan)] * 3)
-    devi_f = calc_model_devi_f(forces, np.asarray(real_f))
-    devi_e = calc_model_devi_e((energies / natoms)[..., None],
-                               (np.asarray(real_e) / natoms)[..., None])
+    real_e, real_f, real_v = real if real is not None else (None, None, None)
+    if real is not None and real_v is None:  # labels without virials
+        devi_v = [np.full(nframes, np.nan)] * 3
+    else:
+        devi_v = calc_model_devi_v(virials / natoms,
+                                   None if real_v is None else np.asarray(real_v) / natoms)
+    devi_f = calc_model_devi_f(forces, None if real_f is None else np.asarray(real_f))
+    devi_e = calc_model_devi_e((energies / natoms)[..., None], None if real_e is None
+                               else (np.asarray(real_e) / natoms)[..., None])
     return np.column_stack([*devi_v, *devi_f[:3], devi_e])
 
 

@@ -130,8 +130,7 @@ class Simplify:
         if self.sc.stop_iter is not None and ii >= self.sc.stop_iter:
             log.info("iter %d: simplify.stop_iter=%d reached", ii, self.sc.stop_iter)
             return False
-        rest = self.subset(ii - 1, REST)
-        if rest.get_nframes() == 0:
+        if count_frames(deepmd_systems(self.md_dir(ii - 1) / REST)) == 0:
             log.info("iter %d: nothing left to pick from", ii)
             return False
         self.md_dir(ii).mkdir(parents=True, exist_ok=True)
@@ -153,10 +152,10 @@ class Simplify:
 
     def run_model_devi(self, ii: int) -> None:
         """The ensemble's deviations (and errors against the labels) on the rest."""
+        true_error = SimplifyConfig.uses_true_error(self.sc)
         rest = self.subset(ii - 1, REST)
-        frames = dataset.frames_of(rest, self.ctx.type_map, self.labeled)
-        passes = [("details", False)] + ([("true_error", True)]
-                                         if SimplifyConfig.uses_true_error(self.sc) else [])
+        frames = dataset.frames_of(rest, self.ctx.type_map, labeled=true_error)
+        passes = [("details", False)] + ([("true_error", True)] if true_error else [])
         models = [str(p) for p in self.ctx.graphs(ii)]
         for name, against_labels in passes:
             table = self.evaluate(models, frames, against_labels)
