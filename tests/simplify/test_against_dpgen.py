@@ -81,7 +81,7 @@ def test_the_same_split_as_dpgen(tmp_path, dpgen_python, true_error):
              **{k: v for k, v in levels.items() if k.startswith("true")}}
     proc = subprocess.run([str(dpgen_python), "-c", textwrap.dedent(DPGEN_CALL),
                            json.dumps(jdata), str(tmp_path / "dpgen")],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
     ours = {k: energies(md1 / f"data.{k}") for k in ("picked", "rest", "accurate")}
