@@ -104,8 +104,6 @@ UNSUPPORTED_WHY = {
     "training_init_frozen_model": "start from frozen models: not in this version",
     "training_reuse_start_lr": "raygen scales the learning rate "
                                "(train.init_model_start_lr_scale) instead",
-    "model_devi_plumed": "PLUMED (LAMMPS templates) is not in this version",
-    "model_devi_plumed_path": "PLUMED (LAMMPS templates) is not in this version",
     "use_clusters": "cluster (non-periodic) models are not in this version",
     "use_ele_temp": "electronic temperature is not in this version",
     "user_fp_params": "raygen writes this code's input from its own label.* keys; "
@@ -119,8 +117,9 @@ JOB_KEYS = {"sys_idx": "sys_idx", "temps": "temps", "press": "press", "nsteps": 
             "traj_freq": "trj_freq", "fp_task_max": "fp_task_max",
             "model_devi_f_trust_lo": "f_trust_lo", "model_devi_f_trust_hi": "f_trust_hi",
             "model_devi_v_trust_lo": "v_trust_lo", "model_devi_v_trust_hi": "v_trust_hi"}
-JOB_UNSUPPORTED = {"template": "LAMMPS templates", "rev_mat": "LAMMPS templates",
-                   "sys_rev_mat": "LAMMPS templates", "nbeads": "PIMD",
+JOB_TEMPLATE_KEYS = ("template", "rev_mat", "sys_rev_mat")
+PLUMED_WHY = "DP-GEN reads the PLUMED template and keys only with it, and so does the importer"
+JOB_UNSUPPORTED = {"nbeads": "PIMD",
                    "pka_e": "primary knock-on atoms", "neidelay": "neighbor delay",
                    "model_devi_f_avg_relative": "relative deviations",
                    "model_devi_v_avg_relative": "relative deviations"}
@@ -154,6 +153,9 @@ def _init_data(imp: Import, param: dict) -> None:
         imp.row("init_data_prefix", MAPPED, "joined into init.data")
 
 
+OLD_FITTING_KEYS = ("coord_norm", "type_fitting_net")
+
+
 def _training_param(imp: Import, param: dict) -> None:
     """deepmd-kit's input (1.x or >= 2): the data and seeds are raygen's (per member);
     the step count is ``train.numb_steps``."""
@@ -168,6 +170,12 @@ def _training_param(imp: Import, param: dict) -> None:
     training.get("training_data", {}).pop("systems", None)
     for part in ("descriptor", "fitting_net"):
         inp.get("model", {}).get(part, {}).pop("seed", None)
+    fitting = inp.get("model", {}).get("fitting_net", {})
+    for k in OLD_FITTING_KEYS:  # deepmd-kit 1.x keys that deepmd-kit >= 2 refuses
+        if k in fitting:
+            fitting.pop(k)
+            imp.row(f"default_training_param.model.fitting_net.{k}", IGNORED,
+                    "a deepmd-kit 1.x key that deepmd-kit >= 2 refuses (no effect since 2.0)")
     imp.set("train.input", inp)
     imp.row("default_training_param", MAPPED,
             "train.input (stop_batch/numb_steps -> train.numb_steps; data and seeds are "
@@ -201,6 +209,8 @@ def _jobs(imp: Import, param: dict, n_sys: int) -> None:
                 out[JOB_KEYS[k]] = v
             elif k in ("taut", "taup"):
                 continue  # below: one value for all jobs
+            elif k in JOB_TEMPLATE_KEYS:
+                out[k] = _template_value(k, v, param)
             elif k in JOB_UNSUPPORTED:
                 imp.row(where, UNSUPPORTED, f"{JOB_UNSUPPORTED[k]}: not in this version")
             else:
@@ -208,7 +218,8 @@ def _jobs(imp: Import, param: dict, n_sys: int) -> None:
         jobs.append(out)
     imp.set("explore.jobs", jobs)
     imp.row("model_devi_jobs", MAPPED, "explore.jobs (sys_idx, temps, press, nsteps, "
-            "ensemble, trj_freq/t_freq/traj_freq, fp_task_max, per-job trust levels)")
+            "ensemble, trj_freq/t_freq/traj_freq, fp_task_max, per-job trust levels, "
+            "template/rev_mat/sys_rev_mat)")
     for name, values, target in (("taut", taut, "explore.tau_t"),
                                  ("taup", taup, "explore.tau_p")):
         if len(values) == 1:
@@ -217,6 +228,27 @@ def _jobs(imp: Import, param: dict, n_sys: int) -> None:
         elif values:
             imp.row(f"model_devi_jobs[].{name}", UNSUPPORTED,
                     f"different per job ({sorted(values)}); raygen has one {target}")
+
+
+def _template_value(key: str, value: Any, param: dict) -> Any:
+    """A job's template, rev_mat or sys_rev_mat as DP-GEN reads them: the PLUMED
+    template and PLUMED keys only with ``model_devi_plumed``, ``plm_path`` only with
+    ``model_devi_plumed_path``."""
+    plumed = bool(param.get("model_devi_plumed", False))
+    if key == "template":
+        out = {"lmp": value.get("lmp")}
+        if plumed and value.get("plm"):
+            out["plm"] = value["plm"]
+        if plumed and param.get("model_devi_plumed_path") and value.get("plm_path"):
+            out["plm_path"] = value["plm_path"]
+        return out
+
+    def drop_plm(mat: dict) -> dict:
+        return {k: v for k, v in mat.items() if plumed or k != "plm"}
+
+    if key == "rev_mat":
+        return drop_plm(value)
+    return {str(s): drop_plm(m) for s, m in value.items()}
 
 
 def _fp(imp: Import, param: dict) -> set[str]:
@@ -338,6 +370,9 @@ def import_param(param: dict) -> Import:
                 imp.row(key, MAPPED, "explore.engine (lammps)")
             else:
                 imp.row(key, UNSUPPORTED, f"{value!r}: raygen explores with LAMMPS")
+        elif key in ("model_devi_plumed", "model_devi_plumed_path"):
+            imp.row(key, MAPPED, "explore.jobs[].template.plm" if key == "model_devi_plumed"
+                    else "explore.jobs[].template.plm_path (copied as plmpath.pdb)")
         elif key in SIMPLE:
             status, target = SIMPLE[key]
             if status == MAPPED:
@@ -427,6 +462,11 @@ def resolve_relative(settings: dict, base: str) -> None:
                        ("label", "orb_path")):
         if settings.get(group, {}).get(key):
             settings[group][key] = fix(settings[group][key])
+    for job in settings.get("explore", {}).get("jobs", []):
+        tpl = job.get("template") or {}
+        for key in ("lmp", "plm", "plm_path"):
+            if tpl.get(key):
+                tpl[key] = fix(tpl[key])
     ft = settings.get("train", {}).get("finetune", {})
     if ft.get("model"):
         ft["model"] = fix(ft["model"])
@@ -463,6 +503,16 @@ def key_table() -> list[tuple[str, str, str]]:
              if k not in ("type_map", "model_devi_engine", "train_backend", "fp_style")]
     rows += [(f"model_devi_jobs[].{k}", MAPPED, f"explore.jobs[].{v}")
              for k, v in JOB_KEYS.items()]
+    rows += [("model_devi_jobs[].template {lmp, plm, plm_path}", MAPPED,
+              "explore.jobs[].template.lmp / plm / plm_path (DP-GEN's reserved lines "
+              "rewritten)"),
+             ("model_devi_jobs[].rev_mat, sys_rev_mat", MAPPED,
+              "explore.jobs[].rev_mat, sys_rev_mat (the same Cartesian product, job.json "
+              "per task)"),
+             ("model_devi_plumed", MAPPED, "explore.jobs[].template.plm; " + PLUMED_WHY),
+             ("model_devi_plumed_path", MAPPED, "explore.jobs[].template.plm_path")]
+    rows += [("default_training_param.model.fitting_net." + " / ".join(OLD_FITTING_KEYS),
+              IGNORED, "deepmd-kit 1.x keys that deepmd-kit >= 2 refuses: dropped")]
     rows += [(k, UNSUPPORTED, why) for k, why in UNSUPPORTED_WHY.items()]
     rows += [(", ".join(SKIP_TRAIN), UNSUPPORTED, "skipping training is not in this version")]
     rows += [(f"model_devi_jobs[].{k}", UNSUPPORTED, f"{why}: not in this version")

@@ -22,5 +22,11 @@ def resolve_paths(cfg: DictConfig) -> None:
             cfg.label[key] = os.path.abspath(os.path.expanduser(cfg.label[key]))
     if cfg.train.finetune.model:  # the pre-trained model to fine-tune
         cfg.train.finetune.model = os.path.abspath(os.path.expanduser(cfg.train.finetune.model))
+    for job in cfg.explore.jobs:  # a job's LAMMPS template and the files it brings
+        tpl = job.template
+        for key in ("lmp", "plm", "plm_path"):
+            if tpl[key]:
+                tpl[key] = os.path.abspath(os.path.expanduser(tpl[key]))
+        tpl.files = [os.path.abspath(os.path.expanduser(f)) for f in tpl.files]
     cfg.simplify.pick_data = [os.path.abspath(os.path.expanduser(p))
                               for p in cfg.simplify.pick_data]  # the data set to simplify

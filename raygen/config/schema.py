@@ -555,6 +555,25 @@ def _backend_problems(t, key: str) -> list[str]:
 
 
 @dataclass
+class LammpsTemplate:
+    """A job's own LAMMPS input (DP-GEN's template mode, `template: {lmp, plm}`): raygen
+    writes `conf.lmp` and runs the template, revised by `rev_mat`/`sys_rev_mat`."""
+
+    lmp: Optional[str] = None
+    """the LAMMPS input template (DP-GEN's `template.lmp`); its DP-GEN reserved lines
+    (`pair_style deepmd`, `dump dpgen_dump`, `fix dpgen_plm`) are rewritten, and where it has
+    no pair_style or trajectory dump raygen puts them in; null: raygen writes the input"""
+    plm: Optional[str] = None
+    """the PLUMED input template (`template.plm`), revised with every key of the task and
+    written as `input.plumed`"""
+    plm_path: Optional[str] = None
+    """a file copied into each task as `plmpath.pdb` (DP-GEN's `template.plm_path`)"""
+    files: list[str] = field(default_factory=list)
+    """more files each task needs (e.g. a COLVARS configuration), revised with every key and
+    written into the task under their own names"""
+
+
+@dataclass
 class ModelDeviJob:
     """One exploration iteration (DP-GEN's ``model_devi_jobs`` entry).
 
@@ -591,6 +610,21 @@ class ModelDeviJob:
     """lower virial trust level for this job (eV/atom); null: `select.v_trust_lo`"""
     v_trust_hi: Any = None
     """upper virial trust level for this job (eV/atom); null: `select.v_trust_hi`"""
+    template: LammpsTemplate = field(default_factory=LammpsTemplate)
+    """the job's own LAMMPS (and PLUMED) input; `template.lmp` null: raygen's own input from
+    temps, press, ensemble and nsteps"""
+    rev_mat: Any = None
+    """template keys and their values, `{lmp: {KEY: [values]}, plm: {KEY: [values]}}`: one task
+    per configuration and combination of values, each key replaced by its value (LAMMPS keys in
+    the LAMMPS template, all keys in the PLUMED one and in `template.files`), DP-GEN's
+    `rev_mat`"""
+    sys_rev_mat: Any = None
+    """per-system template keys, `{"<sys_idx>": {lmp: {...}, plm: {...}}}`, combined with every
+    `rev_mat` combination (DP-GEN's `sys_rev_mat`)"""
+
+    @property
+    def templated(self) -> bool:
+        return bool(self.template.lmp)
 
     @staticmethod
     def problems(job, cfg, key: str) -> list[str]:
@@ -600,13 +634,25 @@ class ModelDeviJob:
         bad = [s for s in job.sys_idx if not 0 <= s < nsys]
         if bad:
             out.append(f"{key}.sys_idx: {bad} out of range; there are {nsys} systems")
-        if not job.temps or any(t <= 0 for t in job.temps):
+        templated = bool(job.template.lmp)
+        if templated:  # temperatures and pressures are optional (RAYGEN_TEMP, RAYGEN_PRESS)
+            if any(t <= 0 for t in job.temps):
+                out.append(f"{key}.temps: needs temperatures > 0 K, got {list(job.temps)}")
+        elif not job.temps or any(t <= 0 for t in job.temps):
             out.append(f"{key}.temps: needs temperatures > 0 K, got {list(job.temps)}")
-        if str(job.ensemble).startswith("npt") and not job.press:
+        if not templated and str(job.ensemble).startswith("npt") and not job.press:
             out.append(f"{key}.press: {job.ensemble} needs pressures (bar)")
+        if not templated:
+            for name in ("rev_mat", "sys_rev_mat"):
+                if getattr(job, name):
+                    out.append(f"{key}.{name}: revises a LAMMPS template, and the job has "
+                               "none (set template.lmp)")
+            if job.template.plm or job.template.files or job.template.plm_path:
+                out.append(f"{key}.template: plm, plm_path and files go with a LAMMPS "
+                           "template; set template.lmp")
         if job.nsteps < 1 or job.trj_freq < 1:
             out.append(f"{key}: nsteps and trj_freq must be >= 1")
-        elif job.trj_freq > job.nsteps:
+        elif job.trj_freq > job.nsteps and not templated:
             out.append(f"{key}.trj_freq: {job.trj_freq} > nsteps {job.nsteps} records only "
                        "step 0")
         if job.confs_per_sys is not None and job.confs_per_sys < 1:

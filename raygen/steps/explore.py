@@ -68,9 +68,14 @@ def make_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> None:
         conf = ctx.confs[t.sys_idx][t.conf_idx]
         engine.write_task(d, read(conf), t, models)
         atomic_write_json(rd.md_task_json(ii, t.task_id), {**t.to_dict(), "conf": str(conf)})
-    log.info("iter %d explore: %d MD tasks (%s, T=%s K, P=%s bar, %d steps, every %d)", ii,
-             len(tasks), job.ensemble, list(job.temps), list(job.press), job.nsteps,
-             job.trj_freq)
+    if job.template.lmp:
+        log.info("iter %d explore: %d MD tasks from the LAMMPS template %s (%d revision "
+                 "sets; every %d steps)", ii, len(tasks), job.template.lmp,
+                 len({t.template for t in tasks}), job.trj_freq)
+    else:
+        log.info("iter %d explore: %d MD tasks (%s, T=%s K, P=%s bar, %d steps, every %d)",
+                 ii, len(tasks), job.ensemble, list(job.temps), list(job.press), job.nsteps,
+                 job.trj_freq)
 
 
 class _Reducer:

@@ -92,11 +92,13 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
 
 
 def by_condition(selection: dict, tasks) -> list[dict]:
-    """Accurate / candidate / failed frames per (system, temperature, pressure): where
-    in the schedule the ensemble is good and where not (the run report's table)."""
+    """Accurate / candidate / failed frames per (system, temperature, pressure, template
+    revision values): where in the schedule the ensemble is good and where not (the run
+    report's table)."""
     import numpy as np
 
-    cond = {t.task_id: (t.sys_idx, t.temp, t.press) for t in tasks}
+    cond = {t.task_id: (t.sys_idx, t.temp, t.press,
+                        t.template.label() if t.template is not None else "") for t in tasks}
     counts: dict[tuple, dict[str, int]] = {}
     for sel in selection.values():
         for kind in ("accurate", "candidate", "failed"):
@@ -106,12 +108,12 @@ def by_condition(selection: dict, tasks) -> list[dict]:
             per_task = np.bincount(frames.codes, minlength=len(frames.names))
             for name, n in zip(frames.names, per_task.tolist()):
                 if n:
-                    key = cond.get(str(name), (sel.sys_idx, None, None))
+                    key = cond.get(str(name), (sel.sys_idx, None, None, ""))
                     row = counts.setdefault(key, {"accurate": 0, "candidate": 0, "failed": 0})
                     row[kind] += n
-    return [{"sys_idx": s, "temp": t, "press": p, **c}
-            for (s, t, p), c in sorted(counts.items(), key=lambda kv: (
-                kv[0][0], kv[0][1] or 0, kv[0][2] or 0))]
+    return [{"sys_idx": s, "temp": t, "press": p, **({"revisions": r} if r else {}), **c}
+            for (s, t, p, r), c in sorted(counts.items(), key=lambda kv: (
+                kv[0][0], kv[0][1] or 0, kv[0][2] or 0, kv[0][3]))]
 
 
 def _last_output(task_dir) -> str:

@@ -1,5 +1,7 @@
 """Explorer actors: real LAMMPS + DeePMD, many tasks in one process."""
 
+import json
+
 import pyarrow.parquet as pq
 import ray
 
@@ -62,3 +64,78 @@ def test_lammps_error_keeps_frames_and_reports(local_ray, tiny_models, tmp_path)
         str(d), d.name, 0, str(d / "traj.parquet")))
     assert info.error and "bogus_style" in info.error
     assert table.column("step").to_pylist() == list(range(0, 51, 10))
+
+
+COLVARS_TEMPLATE = """\
+units metal
+boundary p p p
+atom_style atomic
+atom_modify map array
+read_data conf.lmp
+velocity all create V_TEMP ${RAYGEN_SEED} dist gaussian
+fix 1 all nvt temp V_TEMP V_TEMP 0.1
+fix cv all colvars colvars.in output cv seed ${RAYGEN_SEED}
+timestep 0.002
+run 100
+"""
+# metadynamics on the distance between two atoms: hills every 10 steps, V_HEIGHT eV
+COLVARS_INPUT = """\
+colvarsTrajFrequency 10
+colvar {
+  name d12
+  distance {
+    group1 { atomNumbers 1 }
+    group2 { atomNumbers 2 }
+  }
+}
+metadynamics {
+  colvars d12
+  hillWeight V_HEIGHT
+  hillWidth 2.0
+  newHillFrequency 10
+}
+"""
+
+
+def test_a_colvars_template_runs_enhanced_sampling_and_streams_its_trajectory(
+        local_ray, tiny_models, tmp_path):
+    """raygen's own template way (no reserved line): the model, masses and dump are put
+    in, the COLVARS file in template.files is revised per task, LAMMPS's COLVARS package
+    biases the MD, and the frames come back as from any task."""
+    from types import SimpleNamespace
+
+    from raygen.config.schema import LammpsTemplate
+    from raygen.engines.lammps import LammpsEngine, lammps_packages
+    from raygen.state.schedule import expand_job
+
+    assert "COLVARS" in lammps_packages() and "PLUMED" not in lammps_packages()
+    (tmp_path / "in.tpl").write_text(COLVARS_TEMPLATE)
+    (tmp_path / "colvars.in").write_text(COLVARS_INPUT)
+    job = SimpleNamespace(sys_idx=[0], temps=[], press=[], ensemble="nvt", nsteps=0,
+                          trj_freq=10, confs_per_sys=None, rev_mat={
+                              "lmp": {"V_TEMP": [300, 900]}, "plm": {"V_HEIGHT": [0.05]}},
+                          sys_rev_mat=None, template=LammpsTemplate(
+                              lmp=str(tmp_path / "in.tpl"),
+                              files=[str(tmp_path / "colvars.in")]))
+    tasks = expand_job(job, [1], iteration=0)
+    assert len(tasks) == 2
+    engine = LammpsEngine(LammpsExploreConfig(), ["Cu"])
+    explorer = Explorer.remote(LammpsExploreConfig(), ["Cu"])
+    atoms = cu_frames(n_perturb=1, md_steps=0)[0]
+    for t in tasks:
+        d = tmp_path / t.task_id
+        d.mkdir()
+        engine.write_task(d, atoms, t, tiny_models)
+        assert "hillWeight 0.05" in (d / "colvars.in").read_text()
+        assert json.loads((d / "job.json").read_text())["V_HEIGHT"] == 0.05
+        info, table = ray.get(explorer.run.remote(str(d), t.task_id, 0,
+                                                  str(d / "traj.parquet")))
+        assert info.error is None, info.error
+        assert table.column("step").to_pylist() == list(range(0, 101, 10))
+        traj = (d / "cv.colvars.traj").read_text().split("\n")
+        assert traj[0].split()[1:3] == ["step", "d12"]  # the bias's own record
+        hills = (d / "cv.colvars.state").read_text()
+        assert hills.count("hill {") >= 9, "a hill every 10 steps"
+    temps = [json.loads((tmp_path / t.task_id / "job.json").read_text())["V_TEMP"]
+             for t in tasks]
+    assert temps == [300, 900]

@@ -21,8 +21,7 @@ EXAMPLES = Path(__file__).parent / "dpgen_examples"
 REFUSED = {
     "ch4-param.json": {"fp_pp_files", "fp_params"},
     "cp2k-ch4-param.json": {"external_input_path"},
-    "enhance_sampling/param.json": {"model_devi_plumed", "training_reuse_iter",
-                                    "training_reuse_start_lr"},
+    "enhance_sampling/param.json": {"training_reuse_iter", "training_reuse_start_lr"},
 }
 # problems a composed experiment may have here: its files and machines are elsewhere
 ELSEWHERE = ("does not exist", "no file matches", "not an executable", "GPUs")
@@ -49,6 +48,30 @@ def test_dpgens_examples_compose_or_are_refused_naming_the_keys(example, tmp_pat
     assert exp.read_text().startswith("# @package _global_\n")
     problems = validation_problems(tmp_path, "x", [])
     assert problems and all(any(w in p for w in ELSEWHERE) for p in problems), problems
+
+
+def test_the_plumed_template_example_imports_and_is_refused_for_want_of_plumed(tmp_path):
+    """DP-GEN's enhanced-sampling example without the training-reuse keys it is refused
+    for: the LAMMPS template, rev_mat and the PLUMED template are mapped (paths from the
+    param.json's folder); validation then refuses it because this LAMMPS has no PLUMED
+    package, and says what it has instead."""
+    param = json.loads((EXAMPLES / "enhance_sampling" / "param.json").read_text())
+    for row in import_param(param).unsupported:
+        assert row.key.startswith("training_reuse_")
+        del param[row.key]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "param.json").write_text(json.dumps(param))
+    (tmp_path / "in" / "lmp").symlink_to(EXAMPLES / "enhance_sampling" / "lmp")
+    exp = import_files(tmp_path / "in" / "param.json", None, tmp_path, "x")
+    text = exp.read_text()
+    assert f"lmp: {tmp_path / 'in' / 'lmp' / 'input.lammps'}" in text
+    assert f"plm: {tmp_path / 'in' / 'lmp' / 'input.plumed'}" in text
+    assert "V_STRIDE:" in text
+    problems = validation_problems(tmp_path, "x", [])
+    plumed = [p for p in problems if "PLUMED package" in p]
+    assert len(plumed) == 3 and "COLVARS" in plumed[0], problems
+    assert plumed[0].startswith("explore.jobs[0].template.lmp:")
+    assert all(any(w in p for w in ELSEWHERE + ("PLUMED package",)) for p in problems), problems
 
 
 def test_dialects_trust_levels_aliases_and_training_inputs():
