@@ -133,17 +133,20 @@ class LammpsEngine(ExplorationEngine):
         """The user's template revised into ``in.lammps`` (and ``input.plumed``, the extra
         files, ``plmpath.pdb``, DP-GEN's ``job.json``)."""
         tpl = task.template
-        lmp_keys, plm_keys = dict(tpl.lmp_keys), dict(tpl.plm_keys)
+        lmp_keys, plm_keys = list(tpl.lmp_keys), list(tpl.plm_keys)
         every = job_record(lmp_keys, plm_keys)
         text = render_lammps(Path(tpl.lmp).read_text(), lmp_keys, model=model,
                              type_map=self.type_map, trj_freq=task.trj_freq, dump=DUMP_FILE,
                              conf=CONF_FILE, seed=task.seed, temp=task.temp, press=task.press)
+        def revise_all(path: str) -> str:  # DP-GEN's order: the LAMMPS keys, then PLUMED's
+            return revise(revise(Path(path).read_text(), lmp_keys), plm_keys)
+
         if tpl.plm:
-            (task_dir / PLUMED_INPUT).write_text(revise(Path(tpl.plm).read_text(), every))
+            (task_dir / PLUMED_INPUT).write_text(revise_all(tpl.plm))
         if tpl.plm_path:
             shutil.copyfile(tpl.plm_path, task_dir / PLUMED_PATH_FILE)
         for f in tpl.files:
-            (task_dir / Path(f).name).write_text(revise(Path(f).read_text(), every))
+            (task_dir / Path(f).name).write_text(revise_all(f))
         (task_dir / JOB_JSON).write_text(json.dumps(every, indent=4))
         (task_dir / INPUT_FILE).write_text(text)
 

@@ -45,11 +45,13 @@ BOX_COMMANDS = ("read_data", "read_restart", "create_box")
 GRAPH_FILE = re.compile(r"graph\.\d+\.(pb|pth)$")
 
 
-def revise(text: str, keys: dict) -> str:
-    """Each key replaced by its value, line by line and key by key (DP-GEN's
-    ``revise_by_keys``: plain text, no word boundaries)."""
+def revise(text: str, keys) -> str:
+    """Each key replaced by its value, key by key in order (``keys``: a mapping or
+    ``(key, value)`` pairs), DP-GEN's ``revise_by_keys``: plain text, no word boundaries, so a
+    key given twice takes its first value."""
+    pairs = keys.items() if isinstance(keys, dict) else keys
     lines = text.splitlines(keepends=True)
-    for key, value in keys.items():
+    for key, value in pairs:
         lines = [line.replace(str(key), str(value)) for line in lines]
     return "".join(lines)
 
@@ -135,7 +137,7 @@ def raygen_variables(*, model: str, conf: str, dump: str, trj_freq: int, seed: i
     return "\n".join(lines) + "\n"
 
 
-def render_lammps(text: str, keys: dict, *, model: str, type_map: list[str],
+def render_lammps(text: str, keys, *, model: str, type_map: list[str],
                   trj_freq: int, dump: str, conf: str, seed: int,
                   temp: Optional[float] = None, press: Optional[float] = None) -> str:
     """The task's LAMMPS input from a template: revisions applied, reserved lines
@@ -179,9 +181,10 @@ def render_lammps(text: str, keys: dict, *, model: str, type_map: list[str],
     return head + "\n".join(out) + "\n"
 
 
-def job_record(lmp_keys: dict, plm_keys: dict) -> dict[str, Any]:
-    """DP-GEN's ``job.json``: every key of the task's revision set and its value."""
-    return {**lmp_keys, **plm_keys}
+def job_record(lmp_keys, plm_keys) -> dict[str, Any]:
+    """DP-GEN's ``job.json``: every key of the task's revision set and its value (a key
+    given twice: its last value, as DP-GEN writes it)."""
+    return dict([*lmp_keys, *plm_keys])
 
 
 def _read_text(path: str, key: str, out: list[str]) -> Optional[str]:

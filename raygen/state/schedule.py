@@ -121,7 +121,7 @@ def _templates(job, sys_idx: int) -> list[TaskTemplate]:
     tpl = job.template
     return [TaskTemplate(str(tpl.lmp), tpl.plm and str(tpl.plm),
                          tpl.plm_path and str(tpl.plm_path), tuple(str(f) for f in tpl.files),
-                         tuple(lmp.items()), tuple(plm.items()))
+                         tuple(lmp), tuple(plm))
             for lmp, plm in revision_sets(plain(job.rev_mat), plain(job.sys_rev_mat), sys_idx)]
 
 
@@ -132,18 +132,20 @@ def _keyed_values(mat: dict) -> list[tuple[str, str, list]]:
 
 
 def revision_sets(rev_mat: Optional[dict], sys_rev_mat: Optional[dict],
-                  sys_idx: int) -> list[tuple[dict, dict]]:
-    """Every (LAMMPS keys, PLUMED keys) revision of a job for one system, in DP-GEN's
-    order (``_make_model_devi_revmat``): the Cartesian product of ``rev_mat``'s value
-    lists (the first key varies slowest), each combined with every combination of
-    ``sys_rev_mat[sys_idx]``'s (inner loop). A job without revisions has one empty set."""
+                  sys_idx: int) -> list[tuple[list, list]]:
+    """Every (LAMMPS, PLUMED) revision of a job for one system as ``(key, value)`` pairs,
+    in DP-GEN's order (``_make_model_devi_revmat``): the Cartesian product of ``rev_mat``'s
+    value lists (the first key varies slowest), each combined with every combination of
+    ``sys_rev_mat[sys_idx]``'s (inner loop); ``rev_mat``'s keys come before the system's.
+    Pairs, not mappings: a key given twice is replaced in that order, as DP-GEN does. A
+    job without revisions has one empty set."""
     own = (sys_rev_mat or {}).get(str(sys_idx)) or (sys_rev_mat or {}).get(sys_idx) or {}
     pub, pri = _keyed_values(rev_mat), _keyed_values(own)
     out = []
     for a in itertools.product(*(v for _k, _n, v in pub)):
         for b in itertools.product(*(v for _k, _n, v in pri)):
-            lmp, plm = {}, {}
+            lmp, plm = [], []
             for (kind, name, _v), value in zip(pub + pri, a + b):
-                (lmp if kind == "lmp" else plm)[name] = value
+                (lmp if kind == "lmp" else plm).append((name, value))
             out.append((lmp, plm))
     return out

@@ -36,14 +36,14 @@ def job(**kw):
 def test_revision_sets_are_dpgens_product_with_the_system_keys_inner():
     rev = {"lmp": {"V_T": [300, 600], "V_P": [1]}, "plm": {"V_S": [10, 20]}}
     sys_rev = {"1": {"lmp": {"V_N": [5, 6]}}}
-    sets0 = revision_sets(rev, sys_rev, 0)
+    sets0 = [(dict(a), dict(b)) for a, b in revision_sets(rev, sys_rev, 0)]
     assert [(a["V_T"], b["V_S"]) for a, b in sets0] == [(300, 10), (300, 20), (600, 10),
                                                          (600, 20)]
-    sets1 = revision_sets(rev, sys_rev, 1)
+    sets1 = [(dict(a), dict(b)) for a, b in revision_sets(rev, sys_rev, 1)]
     assert len(sets1) == 8
     assert [(a["V_T"], b["V_S"], a["V_N"]) for a, b in sets1[:3]] == [
         (300, 10, 5), (300, 10, 6), (300, 20, 5)]
-    assert revision_sets(None, None, 0) == [({}, {})]
+    assert revision_sets(None, None, 0) == [([], [])]
 
 
 def test_a_template_job_has_a_task_per_conf_and_revision_set():
