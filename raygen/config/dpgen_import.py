@@ -116,11 +116,11 @@ JOB_KEYS = {"sys_idx": "sys_idx", "temps": "temps", "press": "press", "nsteps": 
             "ensemble": "ensemble", "trj_freq": "trj_freq", "t_freq": "trj_freq",
             "traj_freq": "trj_freq", "fp_task_max": "fp_task_max",
             "model_devi_f_trust_lo": "f_trust_lo", "model_devi_f_trust_hi": "f_trust_hi",
-            "model_devi_v_trust_lo": "v_trust_lo", "model_devi_v_trust_hi": "v_trust_hi"}
+            "model_devi_v_trust_lo": "v_trust_lo", "model_devi_v_trust_hi": "v_trust_hi",
+            "nbeads": "nbeads"}
 JOB_TEMPLATE_KEYS = ("template", "rev_mat", "sys_rev_mat")
 PLUMED_WHY = "DP-GEN reads the PLUMED template and keys only with it, and so does the importer"
-JOB_UNSUPPORTED = {"nbeads": "PIMD",
-                   "pka_e": "primary knock-on atoms", "neidelay": "neighbor delay",
+JOB_UNSUPPORTED = {"pka_e": "primary knock-on atoms", "neidelay": "neighbor delay",
                    "model_devi_f_avg_relative": "relative deviations",
                    "model_devi_v_avg_relative": "relative deviations"}
 FP_STYLES = {"vasp": "vasp", "cp2k": "cp2k", "pwscf": "qe", "abacus": "abacus",

@@ -610,6 +610,11 @@ class ModelDeviJob:
     """lower virial trust level for this job (eV/atom); null: `select.v_trust_lo`"""
     v_trust_hi: Any = None
     """upper virial trust level for this job (eV/atom); null: `select.v_trust_hi`"""
+    nbeads: Optional[int] = None
+    """path-integral MD with this many beads (DP-GEN's `nbeads`): LAMMPS's `fix pimd/langevin`
+    on `-p Nx1` partitions, one MPI rank per bead; the beads' frames are merged into one
+    trajectory and one `model_devi.out`, bead k's steps offset by k * (nsteps + 1) as DP-GEN
+    merges them; null: classical MD"""
     template: LammpsTemplate = field(default_factory=LammpsTemplate)
     """the job's own LAMMPS (and PLUMED) input; `template.lmp` null: raygen's own input from
     temps, press, ensemble and nsteps"""
@@ -650,6 +655,8 @@ class ModelDeviJob:
             if job.template.plm or job.template.files or job.template.plm_path:
                 out.append(f"{key}.template: plm, plm_path and files go with a LAMMPS "
                            "template; set template.lmp")
+        if job.nbeads is not None:
+            out += pimd_problems(job, key, templated)
         if job.nsteps < 1 or job.trj_freq < 1:
             out.append(f"{key}: nsteps and trj_freq must be >= 1")
         elif job.trj_freq > job.nsteps and not templated:
@@ -659,6 +666,26 @@ class ModelDeviJob:
             out.append(f"{key}.confs_per_sys: must be >= 1 or null")
         out += above_bound(f"{key}.nsteps", job.nsteps, "nsteps", "MD steps per task", cfg)
         return out
+
+
+PIMD_ENSEMBLES = ("nvt", "npt", "npt-iso", "npt-aniso")
+
+
+def pimd_problems(job, key: str, templated: bool) -> list[str]:
+    """What DP-GEN and LAMMPS's fix pimd/langevin refuse, before any run."""
+    out = []
+    if job.nbeads < 1:
+        out.append(f"{key}.nbeads: must be >= 1 (or null: classical MD), got {job.nbeads}")
+    if templated:
+        out.append(f"{key}.nbeads: not with a LAMMPS template (write the fix pimd/langevin "
+                   "in it, or drop template.lmp)")
+    if str(job.ensemble) not in PIMD_ENSEMBLES:
+        out.append(f"{key}.ensemble: {job.ensemble} with nbeads; PIMD (fix pimd/langevin) "
+                   f"takes {', '.join(PIMD_ENSEMBLES)}")
+    if job.trj_freq >= 1 and job.nsteps % job.trj_freq:
+        out.append(f"{key}.trj_freq: {job.trj_freq} must divide nsteps {job.nsteps} with "
+                   "nbeads (DP-GEN's rule: each bead's frames end at the last step)")
+    return out
 
 
 @dataclass

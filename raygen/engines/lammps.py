@@ -31,8 +31,10 @@ from raygen.engines.lammps_input import (
     DUMP_FILE,
     INPUT_FILE,
     LOG_FILE,
+    bead_dump,
     dump_to_table,
     lammps_input,
+    merge_beads,
     write_conf,
 )
 from raygen.engines.lammps_template import (
@@ -45,6 +47,9 @@ from raygen.engines.lammps_template import (
     template_job_problems,
 )
 from raygen.state.schedule import MDTask
+
+PARTITIONS_FILE = "partitions.json"  # a PIMD task: {"partitions": nbeads, "nsteps": N}
+PARTITIONS_OUTPUT = "partitions.out"  # the MPI ranks' own output
 
 
 @dataclass
@@ -126,8 +131,11 @@ class LammpsEngine(ExplorationEngine):
                             ensemble=str(task.ensemble), nsteps=task.nsteps,
                             trj_freq=task.trj_freq, dt=cfg.dt, tau_t=cfg.tau_t,
                             tau_p=cfg.tau_p, seed=task.seed,
-                            neigh_skin=getattr(cfg, "neigh_skin", 2.0))
+                            neigh_skin=getattr(cfg, "neigh_skin", 2.0), nbeads=task.nbeads)
         (task_dir / INPUT_FILE).write_text(text)
+        if task.nbeads:
+            (task_dir / PARTITIONS_FILE).write_text(json.dumps(
+                {"partitions": task.nbeads, "nsteps": task.nsteps}))
 
     def _write_template_task(self, task_dir: Path, task: MDTask, model: str) -> None:
         """The user's template revised into ``in.lammps`` (and ``input.plumed``, the extra
@@ -151,10 +159,13 @@ class LammpsEngine(ExplorationEngine):
         (task_dir / INPUT_FILE).write_text(text)
 
     def start(self, backend: str) -> None:
+        self._backend = backend
         self._lammps, self._plugin = load_lammps(backend)
 
     def run(self, task_dir: Path, task_id: str, sys_idx: int) -> tuple[pa.Table, Optional[str]]:
         tdir = Path(task_dir)
+        if (tdir / PARTITIONS_FILE).exists():
+            return self._run_partitions(tdir, task_id, sys_idx)
         (tdir / DUMP_FILE).unlink(missing_ok=True)
         error = None
         cwd = os.getcwd()
@@ -173,3 +184,45 @@ class LammpsEngine(ExplorationEngine):
         table = dump_to_table(tdir / DUMP_FILE, task_id, sys_idx, self.type_map)
         (tdir / DUMP_FILE).unlink(missing_ok=True)
         return table, error
+
+    def _run_partitions(self, tdir: Path, task_id: str,
+                        sys_idx: int) -> tuple[pa.Table, Optional[str]]:
+        """A PIMD task: ``mpiexec -n N`` ranks of :mod:`raygen.engines.lammps_partitions`,
+        one bead each (LAMMPS cannot run partitions in this one process); the beads'
+        frames merged as DP-GEN merges them."""
+        spec = json.loads((tdir / PARTITIONS_FILE).read_text())
+        n, nsteps = int(spec["partitions"]), int(spec["nsteps"])
+        for b in range(1, n + 1):
+            (tdir / bead_dump(DUMP_FILE, b)).unlink(missing_ok=True)
+        cmd = [mpiexec(), "-n", str(n), sys.executable, "-m", "raygen.engines.lammps_partitions",
+               str(tdir), str(self._backend), str(n)]
+        # the actor's own (singleton) MPI must not leak into the launcher's ranks
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("PMI_", "PMIX_", "HYDRA_", "MPIR_", "MPICH_"))}
+        with open(tdir / PARTITIONS_OUTPUT, "w") as out:
+            proc = subprocess.run(cmd, cwd=tdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+        error = None
+        if proc.returncode != 0:
+            error = f"PIMD ({n} partitions) exited {proc.returncode}: {lammps_error(tdir)}"
+        tables = [dump_to_table(tdir / bead_dump(DUMP_FILE, b), task_id, sys_idx,
+                                self.type_map) for b in range(1, n + 1)]
+        for b in range(1, n + 1):
+            (tdir / bead_dump(DUMP_FILE, b)).unlink(missing_ok=True)
+        return merge_beads(tables, nsteps), error
+
+
+def mpiexec() -> str:
+    """The MPI launcher of the MPI LAMMPS is linked with (the mpich wheel's, in this
+    environment), else the first on PATH."""
+    own = Path(sys.prefix) / "bin" / "mpiexec"
+    return str(own) if own.exists() else (shutil.which("mpiexec") or "mpiexec")
+
+
+def lammps_error(tdir: Path) -> str:
+    """The first ERROR line of a multi-partition run's logs (or of its output)."""
+    for path in sorted(tdir.glob(f"{LOG_FILE}*")) + [tdir / PARTITIONS_OUTPUT]:
+        if path.exists():
+            for line in path.read_text(errors="replace").splitlines():
+                if "ERROR" in line:
+                    return line.strip()
+    return f"see {PARTITIONS_OUTPUT} and {LOG_FILE}.* in {tdir}"

@@ -9,6 +9,7 @@ dump file read back as a frame table.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pyarrow as pa
@@ -45,13 +46,60 @@ def ensemble_fix(ensemble: str, temp: float, press: float, tau_t: float,
     raise ValueError(f"ensemble: unknown {ensemble!r}")
 
 
+def pimd_fix(ensemble: str, temp: float, press: float, tau_t: float, tau_p: float) -> str:
+    """DP-GEN's ``fix pimd/langevin`` line (each bead's thermostat seeded by ``${bseed}``)."""
+    base = (f"fix 1 all pimd/langevin fmmode physical ensemble {ensemble.split('-')[0]} "
+            f"integrator obabo thermostat PILE_L ${{bseed}} temp {temp} tau {tau_t} scale 1.0")
+    if ensemble in ("npt", "npt-iso"):
+        return f"{base} barostat BZP iso {press} taup {tau_p}"
+    if ensemble == "npt-aniso":
+        return f"{base} barostat BZP aniso {press} taup {tau_p}"
+    if ensemble == "nvt":
+        return base
+    raise ValueError(f"ensemble: {ensemble!r} is not one PIMD takes")
+
+
+def bead_dump(dump: str, bead: int) -> str:
+    """Bead ``bead``'s (1-based) trajectory file."""
+    return f"{dump}.{bead}"
+
+
 def lammps_input(*, model: str, type_map: list[str], temp: float, press: float,
                  ensemble: str, nsteps: int, trj_freq: int, dt: float, tau_t: float,
                  tau_p: float, seed: int, neigh_skin: float = 2.0,
-                 conf: str = CONF_FILE, dump: str = DUMP_FILE) -> str:
-    """The input script (metal units: ps, bar, K, eV, Å)."""
+                 conf: str = CONF_FILE, dump: str = DUMP_FILE,
+                 nbeads: Optional[int] = None) -> str:
+    """The input script (metal units: ps, bar, K, eV, Å). With ``nbeads``, path-integral MD
+    on ``nbeads`` partitions as DP-GEN writes it (``fix pimd/langevin``, velocities at
+    nbeads x T, a trajectory per bead ``DUMP.K``, K = 1..nbeads)."""
     masses = "\n".join(
         f"mass {i + 1} {atomic_masses[atomic_numbers[el]]:.6f}" for i, el in enumerate(type_map))
+    if nbeads:
+        beads = " ".join(str(b) for b in range(1, nbeads + 1))
+        seeds = " ".join(str(seed + b) for b in range(nbeads))
+        return f"""\
+variable        ibead world {beads}
+variable        bseed world {seeds}
+units           metal
+boundary        p p p
+atom_style      atomic
+atom_modify     map yes
+neighbor        {neigh_skin} bin
+neigh_modify    every 1 delay 0 check yes
+read_data       {conf}
+change_box      all triclinic
+{masses}
+pair_style      deepmd {model}
+pair_coeff      * *
+thermo_style    custom step temp pe ke etotal press vol lx ly lz xy xz yz
+thermo          {trj_freq}
+velocity        all create {temp * nbeads} ${{bseed}} dist gaussian mom yes rot no
+{pimd_fix(ensemble, temp, press, tau_t, tau_p)}
+timestep        {dt}
+dump            1 all custom {trj_freq} {dump}.${{ibead}} id type x y z
+dump_modify     1 sort id
+run             {nsteps}
+"""
     return f"""\
 units           metal
 boundary        p p p
@@ -98,3 +146,17 @@ def dump_to_table(dump: Path, task_id: str, sys_idx: int, type_map: list[str]) -
     steps = np.asarray(dump_steps(dump)[:nframes])
     return frames_table(task_id, sys_idx, steps, system["cells"], system["coords"],
                         system["atom_types"])
+
+
+def merge_beads(tables: list[pa.Table], nsteps: int) -> pa.Table:
+    """The beads' frame tables as one, bead k's (0-based) steps offset by k * (nsteps + 1):
+    DP-GEN's merge of ``model_devi${ibead}.out`` (``_read_model_devi_file``), so each frame
+    keeps a step of its own and selection picks frames by bead."""
+    import pyarrow.compute as pc
+
+    out = []
+    for k, table in enumerate(tables):
+        step = pc.add(table.column("step"), pa.scalar(k * (nsteps + 1),
+                                                      table.schema.field("step").type))
+        out.append(table.set_column(table.schema.get_field_index("step"), "step", step))
+    return pa.concat_tables(out) if out else FRAME_SCHEMA.empty_table()

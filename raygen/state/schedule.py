@@ -75,6 +75,7 @@ class MDTask:
     trj_freq: int
     seed: int
     template: Optional[TaskTemplate] = None
+    nbeads: Optional[int] = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,7 +110,7 @@ def expand_job(job, n_confs: Sequence[int], iteration: int, seed: int = 0) -> li
                             None if temp is None else float(temp),
                             None if press is None else float(press), str(job.ensemble),
                             0 if templated else job.nsteps, job.trj_freq, task_seed,
-                            template))
+                            template, getattr(job, "nbeads", None)))
                         k += 1
     return tasks
 

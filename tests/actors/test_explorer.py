@@ -139,3 +139,33 @@ def test_a_colvars_template_runs_enhanced_sampling_and_streams_its_trajectory(
     temps = [json.loads((tmp_path / t.task_id / "job.json").read_text())["V_TEMP"]
              for t in tasks]
     assert temps == [300, 900]
+
+
+def test_a_pimd_task_runs_its_beads_as_lammps_partitions(local_ray, tiny_models, tmp_path):
+    """nbeads=2: two MPI ranks, one bead each (fix pimd/langevin on -p 2x1), started by the
+    explorer; both beads' frames come back as one table with DP-GEN's step offsets, and
+    the beads are different configurations of the ring polymer."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from raygen.config.schema import LammpsTemplate
+    from raygen.engines.lammps import LammpsEngine
+    from raygen.state.schedule import expand_job
+
+    job = SimpleNamespace(sys_idx=[0], temps=[300], press=[1.0], ensemble="npt", nsteps=60,
+                          trj_freq=10, confs_per_sys=None, nbeads=2, rev_mat=None,
+                          sys_rev_mat=None, template=LammpsTemplate())
+    (task,) = expand_job(job, [1], iteration=0)
+    d = tmp_path / task.task_id
+    d.mkdir()
+    LammpsEngine(LammpsExploreConfig(), ["Cu"]).write_task(
+        d, cu_frames(n_perturb=1, md_steps=0)[0], task, tiny_models)
+    info, table = ray.get(Explorer.remote(LammpsExploreConfig(), ["Cu"]).run.remote(
+        str(d), task.task_id, 0, str(d / "traj.parquet")))
+    assert info.error is None, info.error
+    steps = list(range(0, 61, 10))
+    assert table.column("step").to_pylist() == steps + [s + 61 for s in steps]
+    last = [np.asarray(table.column("positions")[k].as_py()) for k in (6, 13)]
+    assert not np.allclose(last[0], last[1]), "the two beads' last frames differ"
+    assert sorted(p.name for p in d.glob("log.lammps.*")) == ["log.lammps.0", "log.lammps.1"]

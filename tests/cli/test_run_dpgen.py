@@ -1,7 +1,7 @@
 """``python -m raygen run-dpgen param.json machine.json``: a DP-GEN user's inputs, as
 DP-GEN reads them (prefixes, a trust-level dict, t_freq, deepmd-kit's stop_batch,
-machine.json api 1.0, a LAMMPS template with DP-GEN's reserved lines and rev_mat), run
-with one command — labelled here by EMT instead of VASP."""
+machine.json api 1.0, a LAMMPS template with DP-GEN's reserved lines and rev_mat, a PIMD
+job), run with one command — labelled here by EMT instead of VASP."""
 
 import json
 import subprocess
@@ -56,7 +56,10 @@ def test_a_dpgen_param_json_runs_with_one_command(tmp_path):
              "model_devi_jobs": [{"sys_idx": [0], "t_freq": 10, "taut": 0.1, "_idx": "00",
                                   "template": {"lmp": "lmp/input.lammps"},
                                   "rev_mat": {"lmp": {"V_NSTEPS": [200],
-                                                      "V_TEMP": [300, 600]}}}],
+                                                      "V_TEMP": [300, 600]}}},
+                                 {"sys_idx": [0], "temps": [300], "press": [1.0],
+                                  "trj_freq": 10, "nsteps": 100, "ensemble": "npt",
+                                  "nbeads": 2, "_idx": "01"}],
              "fp_style": "vasp", "shuffle_poscar": False, "fp_task_max": 5,
              "fp_task_min": 1, "ratio_failed": 0.2}
     machine = {"api_version": "1.0",
@@ -69,12 +72,12 @@ def test_a_dpgen_param_json_runs_with_one_command(tmp_path):
     (tmp_path / "param.json").write_text(json.dumps(param))
     (tmp_path / "machine.json").write_text(json.dumps(machine))
     proc = subprocess.run([sys.executable, "-m", "raygen", "run-dpgen", "param.json",
-                           "machine.json", "label=emt", "max_iter=1", "progress=false"],
+                           "machine.json", "label=emt", "max_iter=2", "progress=false"],
                           cwd=tmp_path, env=env_for(tmp_path), capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = tmp_path / "raygen_run"  # beside param.json, as DP-GEN's iter.* are
-    assert (0, 8) in records(run)
+    assert (0, 8) in records(run) and (1, 8) in records(run)
     cfg = (run / "raygen.yaml").read_text()
     assert "f_trust_hi:\n  - 0.6" in cfg and "tau_t: 0.1" in cfg
     assert "trj_freq: 10" in cfg and "numb_steps: 100" in cfg
@@ -92,15 +95,22 @@ def test_a_dpgen_param_json_runs_with_one_command(tmp_path):
         assert "dump dpgen_dump all custom 10 traj.dump id type x y z" in lines
         devi = (t / "model_devi.out").read_text().splitlines()
         assert devi[0].startswith("#") and len(devi) == 1 + 21
+    # PIMD (nbeads 2): one model_devi.out per task, bead 2's steps after bead 1's, as
+    # DP-GEN merges them
+    for t in sorted((run / "iter.000001" / "01.model_devi").glob("task.*")):
+        steps = [int(line.split()[0]) for line in
+                 (t / "model_devi.out").read_text().splitlines()[1:]]
+        assert steps == [*range(0, 101, 10), *range(101, 202, 10)]
+        assert "pimd/langevin" in (t / "in.lammps").read_text()
     conds = json.loads((run / "iter.000000" / "02.fp" / "by_condition.json").read_text())
     assert {c["revisions"] for c in conds} == {"V_NSTEPS=200 V_TEMP=300",
                                                "V_NSTEPS=200 V_TEMP=600"}
 
     # a key raygen cannot honour: refused before anything runs, named
-    param["model_devi_jobs"][0]["nbeads"] = 8
+    param["model_devi_jobs"][0]["pka_e"] = 8
     (tmp_path / "param.json").write_text(json.dumps(param))
     proc = subprocess.run([sys.executable, "-m", "raygen", "run-dpgen", "param.json"],
                           cwd=tmp_path, env=env_for(tmp_path), capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 2
-    assert "model_devi_jobs[0].nbeads: PIMD: not in this version" in proc.stderr
+    assert "model_devi_jobs[0].pka_e: primary knock-on atoms: not in this version" in proc.stderr
