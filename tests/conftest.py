@@ -21,6 +21,12 @@ REPO = Path(__file__).resolve().parent.parent
 # (a HOME changed between two ray.init calls breaks the second; a stale token from
 # another run breaks the first).
 os.environ["HOME"] = tempfile.mkdtemp(prefix="raygen-test-home-")
+# Under pytest-xdist (README's test command runs the unit tests on 2 workers) each worker
+# gets its own Ray temp root: a ray.init() without an address looks for "the current
+# cluster" there, and must start its own, not join the other worker's.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["RAY_TMPDIR"] = tempfile.mkdtemp(
+        prefix=f"ray-{os.environ['PYTEST_XDIST_WORKER']}-", dir="/tmp")
 
 for var in ("OMP_NUM_THREADS", "DP_INTRA_OP_PARALLELISM_THREADS",
             "DP_INTER_OP_PARALLELISM_THREADS"):

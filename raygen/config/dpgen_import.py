@@ -251,6 +251,43 @@ def _template_value(key: str, value: Any, param: dict) -> Any:
     return {str(s): drop_plm(m) for s, m in value.items()}
 
 
+SMEARING = {"gauss": 0, "fd": -1}  # and mp[:order] -> order (DP-GEN's _make_smearing)
+METAGGA = ("SCAN", "TPSS", "RTPSS", "M06L", "MBJ")
+
+
+def vasp_tags_from_fp_params(fp: dict) -> dict[str, Any]:
+    """The INCAR tags DP-GEN 0.14 writes from its old VASP shorthand ``fp_params``
+    (``make_vasp_incar_user_dict``: ecut, ediff, npar, kpar, kspacing required; smearing
+    gauss | fd | mp[:order], sigma, metagga, user_vasp_params on top)."""
+    missing = [k for k in ("ecut", "ediff", "npar", "kpar", "kspacing") if k not in fp]
+    if missing:
+        raise KeyError(f"fp_params lacks {', '.join(missing)} (DP-GEN needs them)")
+    tags: dict[str, Any] = {"PREC": "A", "ENCUT": fp["ecut"], "ISYM": 0, "ALGO": "fast",
+                            "EDIFF": fp["ediff"], "LREAL": "A", "NPAR": fp["npar"],
+                            "KPAR": fp["kpar"], "NELMIN": 4, "ISIF": 2}
+    if fp.get("smearing") is not None:
+        method, _, order = str(fp["smearing"]).partition(":")
+        if method.lower() == "mp":
+            tags["ISMEAR"] = int(order or 1)
+        elif method.lower() in SMEARING:
+            tags["ISMEAR"] = SMEARING[method.lower()]
+        else:
+            raise ValueError(f"fp_params.smearing: unknown method {fp['smearing']!r}")
+    if fp.get("sigma") is not None:
+        tags["SIGMA"] = fp["sigma"]
+    tags.update({"IBRION": -1, "NSW": 0, "LWAVE": "F", "LCHARG": "F", "PSTRESS": 0,
+                 "KSPACING": fp["kspacing"], "KGAMMA": "F"})
+    metagga = fp.get("metagga")
+    if metagga not in (None, "NONE"):
+        if metagga not in METAGGA:
+            raise ValueError(f"fp_params.metagga: unknown {metagga!r}")
+        tags.update({"LASPH": "T", "METAGGA": metagga})
+    for k, v in (fp.get("user_vasp_params") or {}).items():
+        tags[k.upper()] = v
+    tags.setdefault("NELM", 60)  # DP-GEN leaves it to VASP, whose default is 60 (raygen's: 100)
+    return tags
+
+
 def _fp(imp: Import, param: dict) -> set[str]:
     """label=... and its files; the keys it handled."""
     style = param["fp_style"]
@@ -289,10 +326,20 @@ def _fp(imp: Import, param: dict) -> set[str]:
             imp.row("user_fp_params", MAPPED, "label.incar_tags (KSPACING, KGAMMA -> "
                     "label.kspacing, label.kgamma)")
             handled.add("user_fp_params")
-        if "fp_params" in param:
-            imp.row("fp_params", UNSUPPORTED, "DP-GEN's old VASP shorthand (ecut, ediff, "
-                    "smearing...): give the INCAR as fp_incar or its tags as "
-                    "user_fp_params")
+        if "fp_params" in param and "fp_incar" not in param:
+            try:
+                tags = vasp_tags_from_fp_params(param["fp_params"])
+            except (KeyError, ValueError) as err:
+                imp.row("fp_params", UNSUPPORTED, f"DP-GEN's old VASP shorthand: {err}")
+            else:
+                imp.set("label.kspacing", float(tags.pop("KSPACING")))
+                imp.set("label.kgamma", tags.pop("KGAMMA") == "T")
+                imp.set("label.incar_tags", tags)
+                imp.row("fp_params", MAPPED, "label.incar_tags, label.kspacing, label.kgamma "
+                        "(the INCAR DP-GEN's make_vasp_incar_user_dict writes)")
+            handled.add("fp_params")
+        elif "fp_params" in param:
+            imp.row("fp_params", IGNORED, "fp_incar is given, and DP-GEN reads it instead")
             handled.add("fp_params")
     elif style == "pwscf":
         if "fp_pp_path" in param:
@@ -493,8 +540,8 @@ def key_table() -> list[tuple[str, str, str]]:
              "label.incar, label.pp_path, label.pp_files (one POTCAR per element)"),
             ("user_fp_params (vasp)", MAPPED,
              "label.incar_tags; KSPACING, KGAMMA -> label.kspacing, label.kgamma"),
-            ("fp_params (vasp's old shorthand)", UNSUPPORTED,
-             "give the INCAR as fp_incar or its tags as user_fp_params"),
+            ("fp_params (vasp's old shorthand)", MAPPED,
+             "label.incar_tags / kspacing / kgamma: the INCAR DP-GEN writes from it"),
             ("fp_pp_path, fp_pp_files (pwscf)", MAPPED,
              "label.pseudo_dir, label.pseudopotentials"),
             ("fp_pp_path/files, fp_orb_path/files (abacus)", MAPPED,

@@ -19,7 +19,7 @@ from raygen.config.dpgen_import import IGNORED, MAPPED, UNSUPPORTED, import_mach
 EXAMPLES = Path(__file__).parent / "dpgen_examples"
 # what raygen cannot honour in each of DP-GEN's examples (refused, named)
 REFUSED = {
-    "ch4-param.json": {"fp_pp_files", "fp_params"},
+    "ch4-param.json": {"fp_pp_files"},
     "cp2k-ch4-param.json": {"external_input_path"},
     "enhance_sampling/param.json": {"training_reuse_iter", "training_reuse_start_lr"},
 }

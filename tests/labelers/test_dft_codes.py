@@ -61,8 +61,14 @@ def cells():
 
 
 @pytest.fixture(scope="module")
-def labels(tmp_path_factory, qe_pseudo_dir):
-    root = tmp_path_factory.mktemp("dft")
+def labels_dir(tmp_path_factory):
+    """Where ``labels`` ran each code on each cell (``<code>.<k>``)."""
+    return tmp_path_factory.mktemp("dft")
+
+
+@pytest.fixture(scope="module")
+def labels(labels_dir, qe_pseudo_dir):
+    root = labels_dir
     out = {}
     for code, cfg in (("cp2k", Cp2kLabelConfig(**CP2K)), ("gpaw", GpawLabelConfig(**GPAW)),
                       ("qe", QeLabelConfig(**QE, pseudo_dir=qe_pseudo_dir))):
@@ -127,22 +133,18 @@ def test_labels_become_deepmd_data_in_the_right_units(labels, tmp_path):
         np.testing.assert_allclose(system["virials"][0], -stress * vol, atol=1e-5)
 
 
-def test_scf_capped_at_two_steps_is_unconverged_and_never_data(tmp_path):
-    atoms = cells()[1]
-    cfg = Cp2kLabelConfig(**{**CP2K, "max_scf": 2})
-    outcome = label_frame(cfg, atoms, str(tmp_path / "t"), 1, 1)
-    assert outcome.status is LabelStatus.SCF_UNCONVERGED
-    assert not (tmp_path / "t" / LABELED_FILE).exists()
-    assert "PROGRAM ENDED" in (tmp_path / "t" / "stdout.log").read_text()  # CP2K "succeeded"
-
-
-def test_unconverged_scf_is_tried_again_with_the_fallback(tmp_path):
+def test_unconverged_scf_is_never_data_and_is_tried_again_with_the_fallback(tmp_path):
+    """SCF capped at two steps: CP2K "succeeds" (PROGRAM ENDED) but the attempt is judged
+    unconverged and none of it becomes data; the fallback's attempt converges."""
     cfg = Cp2kLabelConfig(**{**CP2K, "max_scf": 2,
                              "fallback": {"FORCE_EVAL": {"DFT": {"SCF": {"MAX_SCF": 80}}}}})
     outcome = label_frame(cfg, cells()[1], str(tmp_path / "t"), 1, 1)
     assert outcome.status is LabelStatus.CONVERGED
     assert [a["status"] for a in outcome.attempts] == ["scf_unconverged", "converged"]
-    assert (tmp_path / "t" / "attempt.1" / "input.inp").exists()
+    first = tmp_path / "t" / "attempt.1"
+    assert (first / "input.inp").exists() and "MAX_SCF 2" in (first / "input.inp").read_text()
+    assert "PROGRAM ENDED" in (first / "stdout.log").read_text()  # CP2K "succeeded"
+    assert not (first / LABELED_FILE).exists()
     assert "MAX_SCF 80" in (tmp_path / "t" / "input.inp").read_text()
 
 
@@ -194,8 +196,12 @@ def test_code_that_exits_non_zero_is_crashed(tmp_path):
     assert read_outcome(tmp_path / "t").status is LabelStatus.CRASHED
 
 
-def test_truncated_output_is_unparsable(tmp_path):
-    label_frame(Cp2kLabelConfig(**CP2K), cells()[0], str(tmp_path / "t"), 1, 1)
+def test_truncated_output_is_unparsable(tmp_path, labels, labels_dir):
+    """CP2K's converged output of cells()[0] (the labels fixture's run), cut before its
+    forces."""
+    import shutil
+
+    shutil.copytree(labels_dir / "cp2k.0", tmp_path / "t")
     out = tmp_path / "t" / "stdout.log"
     text = out.read_text()
     out.write_text(text[: text.index("ATOMIC FORCES in")])
