@@ -133,12 +133,8 @@ def _sys_configs(imp: Import, param: dict) -> None:
     systems = []
     for i, globs in enumerate(param.get("sys_configs", [])):
         globs = [globs] if isinstance(globs, str) else list(globs)
-        if len(globs) != 1:
-            imp.row(f"sys_configs[{i}]", UNSUPPORTED, f"{len(globs)} globs for one system; "
-                    "raygen's systems[].confs is one pattern: give one glob (or merge the "
-                    "files into one folder)")
-            continue
-        systems.append({"name": f"sys{i:03d}", "confs": _join(prefix, globs[0])})
+        confs = [_join(prefix, g) for g in globs]
+        systems.append({"name": f"sys{i:03d}", "confs": confs[0] if len(confs) == 1 else confs})
     imp.set("systems", systems)
     imp.row("sys_configs", MAPPED, "systems[].confs (one system per entry, named sys000...)")
     if "sys_configs_prefix" in param:
@@ -504,7 +500,8 @@ def resolve_relative(settings: dict, base: str) -> None:
         init["data"] = [fix(p) for p in init["data"]]
     for s in settings.get("systems", []):
         if s.get("confs"):
-            s["confs"] = fix(s["confs"])
+            s["confs"] = fix(s["confs"]) if isinstance(s["confs"], str) else \
+                [fix(p) for p in s["confs"]]
     for group, key in (("label", "incar"), ("label", "pp_path"), ("label", "pseudo_dir"),
                        ("label", "orb_path")):
         if settings.get(group, {}).get(key):
@@ -524,7 +521,7 @@ def key_table() -> list[tuple[str, str, str]]:
     table README's "Coming from DP-GEN" links to (docs/dpgen-keys.md)."""
     rows = [("type_map", MAPPED, "type_map"),
             ("sys_configs (+ sys_configs_prefix)", MAPPED,
-             "systems[].confs, one system per entry (one glob each)"),
+             "systems[].confs, one system per entry (a glob or a list of globs)"),
             ("init_data_sys (+ init_data_prefix)", MAPPED, "init.data"),
             ("default_training_param", MAPPED,
              "train.input; stop_batch / numb_steps -> train.numb_steps"),

@@ -15,8 +15,9 @@ def resolve_paths(cfg: DictConfig) -> None:
     for s in cfg.systems:
         if s.path:
             s.path = os.path.abspath(os.path.expanduser(s.path))
-        if s.confs:
-            s.confs = os.path.abspath(os.path.expanduser(s.confs))
+        if s.confs:  # one glob or a list of them
+            s.confs = (os.path.abspath(os.path.expanduser(s.confs)) if isinstance(s.confs, str)
+                       else [os.path.abspath(os.path.expanduser(p)) for p in s.confs])
     for key in ("template", "model"):  # label=vasp's INCAR template, label=deepmd's teacher
         if getattr(cfg.label, key, None):
             cfg.label[key] = os.path.abspath(os.path.expanduser(cfg.label[key]))

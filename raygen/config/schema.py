@@ -223,8 +223,9 @@ class SystemConfig:
     # ready starting configurations, used as given (DP-GEN's sys_configs): a glob of
     # structure files ASE reads (every frame of each, in name order); when set, the
     # structure is neither built, relaxed nor perturbed and n_confs is not used
-    confs: Optional[str] = None
-    """glob of ready starting configurations, every frame of every file, used as given (DP-GEN's
+    confs: Any = None
+    """glob (or list of globs, DP-GEN's list per system) of ready starting configurations, every
+    frame of every file (each glob's files in name order), used as given (DP-GEN's
     `sys_configs`); nothing is built, relaxed or perturbed"""
     n_confs: int = 4
     """randomly perturbed copies of the (relaxed) structure that start MD tasks"""
@@ -249,9 +250,10 @@ class SystemConfig:
             out.append(f"{key}.name: {why}")
         type_map = list(cfg.type_map)
         if s.confs:
-            files = sorted(glob.glob(s.confs))
-            if not files:
-                out.append(f"{named}.confs: no file matches {s.confs}")
+            files = conf_files(s.confs)
+            for pattern in conf_patterns(s.confs):
+                if not glob.glob(pattern):
+                    out.append(f"{named}.confs: no file matches {pattern}")
             for f in files:
                 out += _structure_file_problems(f"{named}.confs", Path(f), type_map)
             if s.relax:
@@ -552,6 +554,19 @@ def _backend_problems(t, key: str) -> list[str]:
                 f"here ({type(err).__name__}: {str(err)[:160]}); install raygen's torch extra "
                 "(pip install -e '.[torch]') or use backend=tf"]
     return []
+
+
+def conf_patterns(confs: Any) -> list[str]:
+    """A system's ``confs``: one glob or a list of them."""
+    if confs is None:
+        return []
+    return [str(confs)] if isinstance(confs, str) else [str(p) for p in confs]
+
+
+def conf_files(confs: Any) -> list[str]:
+    """The files of a system's ``confs``: each glob's matches in name order, globs in the
+    order given (as DP-GEN reads a system's list of ``sys_configs`` globs)."""
+    return [f for pattern in conf_patterns(confs) for f in sorted(glob.glob(pattern))]
 
 
 @dataclass

@@ -17,7 +17,6 @@ redoes this work. The relaxations and MD runs are Ray tasks.
 
 from __future__ import annotations
 
-import glob
 import logging
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from ase.io import read, write
 from raygen.actors.labeling import label_tasks, read_outcome
 from raygen.atomic import atomic_write, atomic_write_text, replace_dir
 from raygen.cluster import get
-from raygen.config.schema import RaygenConfig, SystemConfig
+from raygen.config.schema import RaygenConfig, SystemConfig, conf_files
 from raygen.errors import RunError
 from raygen.labelers import make_labeler
 from raygen.science.dataset import deepmd_systems, init_md_frames, write_deepmd_npy
@@ -62,10 +61,11 @@ def _write_atoms(path: Path, atoms: Atoms) -> None:
     atomic_write(path, lambda tmp: write(tmp, atoms, format="extxyz"))
 
 
-def given_confs(pattern: str) -> list[Atoms]:
-    """Every frame of the files ``pattern`` matches, in name order."""
+def given_confs(confs) -> list[Atoms]:
+    """Every frame of the files ``confs`` (a glob or a list of globs) matches, each glob's
+    in name order."""
     frames: list[Atoms] = []
-    for path in sorted(glob.glob(pattern)):
+    for path in conf_files(confs):
         frames += read(path, index=":")
     return frames
 

@@ -136,3 +136,25 @@ def test_the_key_table_in_docs_is_current():
     lines = TABLE.read_text().splitlines()
     assert [ln for ln in lines if ln.startswith("| `")] == \
         [f"| `{k}` | {s} | {t} |" for k, s, t in key_table()]
+
+
+def test_a_system_of_several_globs_reads_each_globs_files_in_order(tmp_path):
+    """DP-GEN's ``sys_configs`` entry may be a list of globs: one raygen system whose
+    confs are every file of the first glob (name order), then of the second."""
+    from ase.build import bulk
+    from ase.io import write
+
+    from raygen.config.schema import conf_files
+    from raygen.steps.prepare import given_confs
+
+    for d, a in (("b", 3.5), ("a", 3.6), ("c", 3.7)):
+        (tmp_path / d).mkdir()
+        write(tmp_path / d / "POSCAR", bulk("Cu", "fcc", a=a, cubic=True), format="vasp")
+    imp = import_param({"type_map": ["Cu"], "sys_configs_prefix": str(tmp_path),
+                        "sys_configs": [["[bc]/POSCAR", "a/POSCAR"]]})
+    assert not imp.unsupported
+    confs = imp.settings["systems"][0]["confs"]
+    assert confs == [f"{tmp_path}/[bc]/POSCAR", f"{tmp_path}/a/POSCAR"]
+    assert conf_files(confs) == [f"{tmp_path}/{d}/POSCAR" for d in "bca"]
+    cells = [round(at.cell[0, 0], 2) for at in given_confs(confs)]
+    assert cells == [3.5, 3.7, 3.6]
