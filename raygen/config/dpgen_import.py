@@ -107,7 +107,7 @@ UNSUPPORTED_WHY = {
     "use_clusters": "cluster (non-periodic) models are not in this version",
     "use_ele_temp": "electronic temperature is not in this version",
     "user_fp_params": "raygen writes this code's input from its own label.* keys; "
-                      "set them instead (mapped for vasp only)",
+                      "set them instead (mapped for vasp and cp2k)",
     "external_input_path": "raygen writes the code's input from its own label.* keys; "
                            "set them instead",
     "cvasp": "custodian-VASP is not in this version",
@@ -284,6 +284,52 @@ def vasp_tags_from_fp_params(fp: dict) -> dict[str, Any]:
     return tags
 
 
+def cp2k_from_user_fp_params(params: dict) -> tuple[dict, dict, dict]:
+    """DP-GEN's CP2K ``user_fp_params`` (a section tree over its default input) as
+    (raygen's ``label.overrides``, ``label.basis``, ``label.potential``): the KIND
+    sections (DP-GEN's ``{"_": [elements], "BASIS_SET": [...], "POTENTIAL": [...]}`` or a
+    list of KIND sections) become the per-element basis and potential; the cell and
+    coordinates are raygen's own."""
+    tree = copy.deepcopy(params)
+    subsys = {k.upper(): v for k, v in (tree.get("FORCE_EVAL", {}).get("SUBSYS") or {}).items()}
+    basis, potential = {}, {}
+    kinds = subsys.pop("KIND", None)
+    if isinstance(kinds, dict):
+        names = kinds.get("_")
+        names = [names] if isinstance(names, str) else list(names or [])
+        for key, into in (("BASIS_SET", basis), ("POTENTIAL", potential)):
+            values = kinds.get(key)
+            if values is None:
+                continue
+            values = [values] if isinstance(values, str) else list(values)
+            if len(values) != len(names):
+                raise ValueError(f"SUBSYS.KIND.{key} has {len(values)} values for the "
+                                 f"{len(names)} elements {names}")
+            into.update(zip(names, values))
+        other = set(kinds) - {"_", "BASIS_SET", "POTENTIAL"}
+    elif isinstance(kinds, list):
+        other = set()
+        for kind in kinds:
+            basis[kind["_"]] = kind.get("BASIS_SET")
+            potential[kind["_"]] = kind.get("POTENTIAL")
+            other |= set(kind) - {"_", "BASIS_SET", "POTENTIAL"}
+        basis = {k: v for k, v in basis.items() if v}
+        potential = {k: v for k, v in potential.items() if v}
+    else:
+        other = set()
+    if other:
+        raise ValueError(f"SUBSYS.KIND.{sorted(other)[0]}: raygen sets a kind's basis set "
+                         "and potential only")
+    for k in ("CELL", "COORD", "TOPOLOGY"):
+        subsys.pop(k, None)
+    if "FORCE_EVAL" in tree:
+        if subsys:
+            tree["FORCE_EVAL"]["SUBSYS"] = subsys
+        else:
+            tree["FORCE_EVAL"].pop("SUBSYS", None)
+    return tree, basis, potential
+
+
 def _fp(imp: Import, param: dict) -> set[str]:
     """label=... and its files; the keys it handled."""
     style = param["fp_style"]
@@ -337,6 +383,25 @@ def _fp(imp: Import, param: dict) -> set[str]:
         elif "fp_params" in param:
             imp.row("fp_params", IGNORED, "fp_incar is given, and DP-GEN reads it instead")
             handled.add("fp_params")
+    elif style == "cp2k" and isinstance(param.get("user_fp_params"), dict) \
+            and "external_input_path" not in param:
+        try:
+            overrides, basis, potential = cp2k_from_user_fp_params(param["user_fp_params"])
+        except ValueError as err:
+            imp.row("user_fp_params", UNSUPPORTED, f"CP2K: {err}")
+        else:
+            imp.set("label.overrides", overrides)
+            if basis:
+                imp.set("label.basis", basis)
+            if potential:
+                imp.set("label.potential", potential)
+            scf = overrides.get("FORCE_EVAL", {}).get("DFT", {}).get("SCF", {})
+            if "OT" in scf:  # CP2K's OT takes no smearing (raygen's default has it)
+                imp.set("label.smearing_temperature", None)
+            imp.row("user_fp_params", MAPPED, "label.overrides (merged over raygen's CP2K "
+                    "input, not DP-GEN's defaults); SUBSYS.KIND -> label.basis, "
+                    "label.potential")
+        handled.add("user_fp_params")
     elif style == "pwscf":
         if "fp_pp_path" in param:
             imp.set("label.pseudo_dir", param["fp_pp_path"])
@@ -537,6 +602,9 @@ def key_table() -> list[tuple[str, str, str]]:
              "label.incar, label.pp_path, label.pp_files (one POTCAR per element)"),
             ("user_fp_params (vasp)", MAPPED,
              "label.incar_tags; KSPACING, KGAMMA -> label.kspacing, label.kgamma"),
+            ("user_fp_params (cp2k)", MAPPED,
+             "label.overrides (over raygen's CP2K input); SUBSYS.KIND -> label.basis, "
+             "label.potential"),
             ("fp_params (vasp's old shorthand)", MAPPED,
              "label.incar_tags / kspacing / kgamma: the INCAR DP-GEN writes from it"),
             ("fp_pp_path, fp_pp_files (pwscf)", MAPPED,

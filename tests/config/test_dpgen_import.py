@@ -158,3 +158,40 @@ def test_a_system_of_several_globs_reads_each_globs_files_in_order(tmp_path):
     assert conf_files(confs) == [f"{tmp_path}/{d}/POSCAR" for d in "bca"]
     cells = [round(at.cell[0, 0], 2) for at in given_confs(confs)]
     assert cells == [3.5, 3.7, 3.6]
+
+
+def test_cp2k_user_fp_params_become_the_input_raygen_writes():
+    """DP-GEN's CP2K user_fp_params (its CH4 example's): the section tree over raygen's
+    input, the parallel KIND lists as each element's basis set and potential, OT without
+    raygen's default smearing."""
+    from ase.build import molecule
+
+    from raygen.labelers.cp2k import Cp2kLabelConfig, input_tree
+
+    params = {"FORCE_EVAL": {"DFT": {
+        "BASIS_SET_FILE_NAME": "BASIS_MOLOPT", "POTENTIAL_FILE_NAME": "GTH_POTENTIALS",
+        "MGRID": {"CUTOFF": 400}, "QS": {"EPS_DEFAULT": 1.0e-13},
+        "SCF": {"SCF_GUESS": "ATOMIC", "EPS_SCF": 1.0e-6, "MAX_SCF": 50,
+                "OT": {"MINIMIZER": "DIIS", "PRECONDITIONER": "FULL_SINGLE_INVERSE"}},
+        "XC": {"XC_FUNCTIONAL": {"_": "PBE"}}},
+        "SUBSYS": {"KIND": {"_": ["H", "C"], "POTENTIAL": ["GTH-PBE-q1", "GTH-PBE-q4"],
+                            "BASIS_SET": ["DZVP-MOLOPT-GTH", "DZVP-MOLOPT-GTH"]}}}}
+    imp = import_param({"type_map": ["H", "C"], "fp_style": "cp2k", "user_fp_params": params})
+    assert not imp.unsupported
+    label = imp.settings["label"]
+    assert label["potential"] == {"H": "GTH-PBE-q1", "C": "GTH-PBE-q4"}
+    assert label["basis"] == {"H": "DZVP-MOLOPT-GTH", "C": "DZVP-MOLOPT-GTH"}
+    assert label["smearing_temperature"] is None
+    ch4 = molecule("CH4", cell=[10, 10, 10], pbc=True)
+    tree = input_tree(ch4, Cp2kLabelConfig(**label))
+    dft = tree["FORCE_EVAL"]["DFT"]
+    assert dft["MGRID"]["CUTOFF"] == 400 and dft["QS"]["EPS_DEFAULT"] == 1.0e-13
+    assert dft["SCF"]["OT"]["MINIMIZER"] == "DIIS" and "SMEAR" not in dft["SCF"]
+    kinds = {k["_"]: k for k in tree["FORCE_EVAL"]["SUBSYS"]["KIND"]}
+    assert kinds["C"]["POTENTIAL"] == "GTH-PBE-q4" and kinds["H"]["BASIS_SET"] == \
+        "DZVP-MOLOPT-GTH"
+    # a KIND key raygen cannot set is refused, named
+    params["FORCE_EVAL"]["SUBSYS"]["KIND"]["ELEMENT"] = ["H", "C"]
+    bad = import_param({"type_map": ["H", "C"], "fp_style": "cp2k", "user_fp_params": params})
+    assert [r.key for r in bad.unsupported] == ["user_fp_params"]
+    assert "SUBSYS.KIND.ELEMENT" in bad.unsupported[0].target
