@@ -74,37 +74,21 @@ def lammps_input(*, model: str, type_map: list[str], temp: float, press: float,
     nbeads x T, a trajectory per bead ``DUMP.K``, K = 1..nbeads)."""
     masses = "\n".join(
         f"mass {i + 1} {atomic_masses[atomic_numbers[el]]:.6f}" for i, el in enumerate(type_map))
-    if nbeads:
-        beads = " ".join(str(b) for b in range(1, nbeads + 1))
-        seeds = " ".join(str(seed + b) for b in range(nbeads))
-        return f"""\
-variable        ibead world {beads}
-variable        bseed world {seeds}
-units           metal
-boundary        p p p
-atom_style      atomic
-atom_modify     map yes
-neighbor        {neigh_skin} bin
-neigh_modify    every 1 delay 0 check yes
-read_data       {conf}
-change_box      all triclinic
-{masses}
-pair_style      deepmd {model}
-pair_coeff      * *
-thermo_style    custom step temp pe ke etotal press vol lx ly lz xy xz yz
-thermo          {trj_freq}
-velocity        all create {temp * nbeads} ${{bseed}} dist gaussian mom yes rot no
-{pimd_fix(ensemble, temp, press, tau_t, tau_p)}
-timestep        {dt}
-dump            1 all custom {trj_freq} {dump}.${{ibead}} id type x y z
-dump_modify     1 sort id
-run             {nsteps}
-"""
+    head, atom_map, dump_file = "", "", dump
+    velocity = f"{temp} {seed}"
+    fix = ensemble_fix(ensemble, temp, press, tau_t, tau_p)
+    if nbeads:  # DP-GEN's PIMD: a bead per partition, its own seed and trajectory
+        head = (f"variable        ibead world {' '.join(str(b) for b in range(1, nbeads + 1))}\n"
+                f"variable        bseed world {' '.join(str(seed + b) for b in range(nbeads))}\n")
+        atom_map = "atom_modify     map yes\n"
+        velocity = f"{temp * nbeads} ${{bseed}}"
+        fix = pimd_fix(ensemble, temp, press, tau_t, tau_p)
+        dump_file = f"{dump}.${{ibead}}"
     return f"""\
-units           metal
+{head}units           metal
 boundary        p p p
 atom_style      atomic
-neighbor        {neigh_skin} bin
+{atom_map}neighbor        {neigh_skin} bin
 neigh_modify    every 1 delay 0 check yes
 read_data       {conf}
 change_box      all triclinic
@@ -113,10 +97,10 @@ pair_style      deepmd {model}
 pair_coeff      * *
 thermo_style    custom step temp pe ke etotal press vol lx ly lz xy xz yz
 thermo          {trj_freq}
-velocity        all create {temp} {seed} dist gaussian mom yes rot no
-{ensemble_fix(ensemble, temp, press, tau_t, tau_p)}
+velocity        all create {velocity} dist gaussian mom yes rot no
+{fix}
 timestep        {dt}
-dump            1 all custom {trj_freq} {dump} id type x y z
+dump            1 all custom {trj_freq} {dump_file} id type x y z
 dump_modify     1 sort id
 run             {nsteps}
 """
