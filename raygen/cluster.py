@@ -354,16 +354,6 @@ def get(refs):
     return ray.get(refs)
 
 
-def next_result(pool: ray.util.ActorPool):
-    """``pool.get_next_unordered()``, interruptible."""
-    while True:
-        check_stop()
-        try:
-            return pool.get_next_unordered(timeout=POLL_S)
-        except TimeoutError:
-            continue
-
-
 def bounded(submit: Callable[[Any], ray.ObjectRef], items: Iterable[Any],
             max_in_flight: int) -> Iterator[tuple[Any, Any]]:
     """Submit ``submit(item)`` with at most ``max_in_flight`` running; yield

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import ray
 
 from raygen.actors.pool import step_pools
 from raygen.actors.trainer import Start
-from raygen.cluster import next_result
+from raygen.cluster import wait_one
 from raygen.config.backend import checkpoint_name, has_checkpoint
 from raygen.config.schema import ModelDeviJob, init_model_policy
 from raygen.errors import RunError, no_space
@@ -24,6 +25,9 @@ from raygen.science.training_input import make_training_input, pretrained_archit
 from raygen.state import overhead
 from raygen.state.context import RunContext
 from raygen.steps import label_sets, late_labels
+
+# A member whose trainer was lost this many times stops the run (as explore's MD tasks).
+MAX_WORKER_LOSSES = 3
 
 log = logging.getLogger("raygen")
 
@@ -165,22 +169,41 @@ def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
         return
     (workers,) = step_pools(ctx, ("trainer",))
     trainers = workers.take(min(ctx.cfg.cluster.trainer.count, len(todo)))
-    pool = ray.util.ActorPool(trainers)
+    n_trainers = len(trainers)
+    idle, queue = list(trainers), deque(todo)
+    running: dict[ray.ObjectRef, tuple[Any, MemberTraining]] = {}
+    losses: Counter = Counter()
     seconds: dict[int, float] = {}
     try:
-        for t in todo:
-            pool.submit(lambda a, args: a.train.remote(*args),
-                        (str(t.task_dir), t.input, str(t.graph), ctx.backend,
-                         t.start, t.member, t.skip_neighbor_stat))
         with bar(len(todo), f"{what} train", ctx.progress) as pbar:
-            while pool.has_next():
+            while queue or running:
+                while idle and queue:
+                    worker, t = idle.pop(), queue.popleft()
+                    running[worker.train.remote(
+                        str(t.task_dir), t.input, str(t.graph), ctx.backend, t.start,
+                        t.member, t.skip_neighbor_stat)] = (worker, t)
+                ref = wait_one(list(running))
+                worker, t = running.pop(ref)
                 try:
-                    result: TrainResult = next_result(pool)
+                    result: TrainResult = ray.get(ref)
+                except ray.exceptions.RayActorError as err:
+                    # the worker was lost (its node, or Ray gave it up before it started):
+                    # a new one trains the member again
+                    losses[t.member] += 1
+                    if losses[t.member] > MAX_WORKER_LOSSES:
+                        raise RunError(f"{what}: model {t.member:03d}: its trainer was lost "
+                                       f"{losses[t.member]} times: {err}") from err
+                    log.warning("%s: the trainer of model %03d was lost (%s); training it "
+                                "again on a new one", what, t.member, type(err).__name__)
+                    idle.append(workers.replace(worker))
+                    queue.appendleft(t)
+                    continue
                 except ray.exceptions.RayTaskError as err:
                     cause = err.cause if err.cause else err
                     full = no_space(todo[0].task_dir, str(cause))
                     raise RunError(f"{what}: training stopped: {full}" if full else
                                    f"{what}: training failed: {cause}") from err
+                idle.append(worker)
                 log.info("%s trained model %03d in %.1f s (%s)", what, result.member,
                          result.total_s, result.rmse_text())
                 seconds[result.member] = result.compute_s or result.total_s
@@ -189,8 +212,8 @@ def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
         workers.close()
     if compute is not None:
         durations = [seconds[t.member] for t in todo]
-        overhead.record(compute, "run_train", overhead.makespan(durations, len(trainers)),
-                        len(durations), sum(durations), len(trainers))
+        overhead.record(compute, "run_train", overhead.makespan(durations, n_trainers),
+                        len(durations), sum(durations), n_trainers)
 
 
 def post_train(ctx: RunContext, ii: int, job: Optional[ModelDeviJob] = None) -> None:
