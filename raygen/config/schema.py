@@ -642,10 +642,6 @@ class ModelDeviJob:
     """per-system template keys, `{"<sys_idx>": {lmp: {...}, plm: {...}}}`, combined with every
     `rev_mat` combination (DP-GEN's `sys_rev_mat`)"""
 
-    @property
-    def templated(self) -> bool:
-        return bool(self.template.lmp)
-
     @staticmethod
     def problems(job, cfg, key: str) -> list[str]:
         out, nsys = [], len(cfg.systems)

