@@ -58,8 +58,15 @@ def private_auth_token(create: bool) -> None:
     warns about token mode on every start. Here: a token given in ``RAY_AUTH_TOKEN``
     is left alone; a token file readable by others is made private (0600); one owned
     by another user is refused; with ``create`` (a local Ray about to start) a missing
-    one is created 0600 first. Token mode is then set explicitly (``RAY_AUTH_MODE``),
-    unless the user chose a mode themselves."""
+    one is created 0600 first. For that local Ray, token mode is then set explicitly
+    (``RAY_AUTH_MODE``), unless the user chose a mode themselves.
+
+    Connecting to ``cluster.address`` never turns token mode on (as Ray's own
+    ``ray.init(address=...)``): the cluster's mode is whatever its head was started
+    with, and a driver in token mode on a cluster without it cannot be called back by
+    the GCS — every actor it starts is destroyed before it runs ("all references to
+    the actor were removed"). Batch scripts export ``RAY_AUTH_MODE=token`` for the
+    whole job; a user of another token cluster sets it too."""
     if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled" or \
             os.environ.get("RAY_AUTH_TOKEN"):
         return
@@ -78,9 +85,7 @@ def private_auth_token(create: bool) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
-    else:
-        return  # connecting without a token file: the cluster decides
-    if "RAY_AUTH_MODE" not in os.environ:
+    if create and "RAY_AUTH_MODE" not in os.environ:
         os.environ["RAY_AUTH_MODE"] = "token"
         # Ray reads its config when imported: refresh it, as Ray's own token set-up does
         # (ray._private.authentication.authentication_token_setup._enable_token_auth)

@@ -18,7 +18,10 @@ from raygen.errors import RunError
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     for var in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
-        monkeypatch.delenv(var, raising=False)
+        # set, then removed: monkeypatch restores the variable as it was after the test
+        # (a delenv of an unset one would not, and the mode these tests set would leak)
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     return tmp_path
 
 
@@ -40,6 +43,8 @@ def test_a_readable_token_is_made_private(home):
     token.chmod(0o644)
     private_auth_token(create=False)
     assert mode(token) == 0o600 and token.read_text() == "a" * 64
+    # connecting to a cluster: its head's mode holds, the token file does not turn it on
+    assert "RAY_AUTH_MODE" not in os.environ
 
 
 def test_another_users_token_is_refused(home, monkeypatch):

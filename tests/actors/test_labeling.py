@@ -14,15 +14,29 @@ from raygen.labelers import LabelStatus
 from raygen.labelers.emt import EmtLabelConfig
 
 
+def parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def ours(pid: int) -> bool:
+    """Whether ``pid`` descends from this process (its Ray's raylet, not the Ray of a
+    test running beside this one under pytest-xdist)."""
+    while pid > 1:
+        pid = parent(pid)
+        if pid == os.getpid():
+            return True
+    return False
+
+
 def label_worker_pids():
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-        except OSError:
-            continue
-        if title.startswith(b"ray::label_frame"):
-            pids.append(int(pid))
+            if title.startswith(b"ray::label_frame") and ours(int(pid)):
+                pids.append(int(pid))
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile
     return pids
 
 
