@@ -700,6 +700,59 @@ def pimd_problems(job, key: str, templated: bool) -> list[str]:
 
 
 @dataclass
+class EarlyStopConfig:
+    """MD that stops when the ensemble gives up (off unless `failed_frames` or `failed_ratio`
+    is set): frames at or above the task's upper force trust level are failed, never
+    labelled, and the MD after a long run of them makes only more. Raygen's own LAMMPS
+    input only (not templates, not PIMD); LAMMPS then computes the deviation as it runs
+    (DP-GEN's way), and the deviation reducer still scores every frame that ran."""
+
+    failed_frames: Optional[int] = None
+    """an MD task ends after this many consecutive recorded frames at or above its
+    `f_trust_hi` (or not a number); null: no such rule"""
+    failed_ratio: Optional[float] = None
+    """an MD task ends once its failed frames reach this fraction of the frames it was to
+    record; null: no such rule"""
+    check_every: int = 10
+    """recorded frames between two checks of the rules (LAMMPS runs the MD in pieces of
+    `check_every` x `trj_freq` steps)"""
+    restarts: int = 0
+    """times a stopped task goes on from its last trusted frame with new velocities (its
+    steps counted on, up to its `nsteps`), so it still delivers candidates; 0: it ends"""
+
+    @staticmethod
+    def is_on(es) -> bool:
+        """Whether a rule stops tasks (``es``: this config or its OmegaConf node)."""
+        return es.failed_frames is not None or es.failed_ratio is not None
+
+    @staticmethod
+    def problems(es, jobs, key: str) -> list[str]:
+        out = []
+        if es.failed_frames is not None and int(es.failed_frames) < 1:
+            out.append(f"{key}.failed_frames: must be >= 1 (or null), got {es.failed_frames}")
+        if es.failed_ratio is not None and not 0 < float(es.failed_ratio) <= 1:
+            out.append(f"{key}.failed_ratio: must be in (0, 1] (or null), got "
+                       f"{es.failed_ratio}")
+        if es.check_every < 1:
+            out.append(f"{key}.check_every: must be >= 1, got {es.check_every}")
+        if es.restarts < 0:
+            out.append(f"{key}.restarts: must be >= 0, got {es.restarts}")
+        if es.restarts and not EarlyStopConfig.is_on(es):
+            out.append(f"{key}.restarts: {es.restarts} restarts, but no rule stops a task; "
+                       "set failed_frames or failed_ratio")
+        if EarlyStopConfig.is_on(es):
+            for j, job in enumerate(jobs):
+                if job.template.lmp:
+                    out.append(f"{key}: job {j} runs the LAMMPS template {job.template.lmp}, "
+                               "which raygen does not run in pieces; early stop is for "
+                               "raygen's own input (leave explore.early_stop off)")
+                if job.nbeads:
+                    out.append(f"{key}: job {j} is PIMD (nbeads {job.nbeads}); early stop "
+                               "is for classical MD")
+        return out
+
+
+@dataclass
 class ExploreConfig:
     """Molecular dynamics with the current ensemble, by an exploration ``engine``
     (a plug-in: its own keys live in its subclass, e.g. ``LammpsExploreConfig``)."""
@@ -722,6 +775,8 @@ class ExploreConfig:
     `dp_compress`); deviations still use the models as trained"""
     jobs: list[ModelDeviJob] = field(default_factory=list)
     """the exploration schedule: one entry per iteration (DP-GEN's `model_devi_jobs`)"""
+    early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
+    """MD tasks that end when the ensemble gives up (off by default)"""
 
     @staticmethod
     def problems(e, cfg, key: str = "explore") -> list[str]:
@@ -741,6 +796,8 @@ class ExploreConfig:
             out.append(f"{key}.deviation_batch: must be >= 1, got {e.deviation_batch}")
         for j, job in enumerate(e.jobs):
             out += ModelDeviJob.problems(job, cfg, f"{key}.jobs[{j}]")
+        if getattr(e, "early_stop", None) is not None:
+            out += EarlyStopConfig.problems(e.early_stop, e.jobs, f"{key}.early_stop")
         return out
 
 

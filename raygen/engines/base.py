@@ -7,7 +7,9 @@
   process, then :meth:`run` runs any number of tasks and returns each task's
   frames as an Arrow table (:data:`raygen.science.frames.FRAME_SCHEMA`) plus the error
   that stopped it, if any (the frames before the error are kept: they are the
-  ones the selection marks as failed).
+  ones the selection marks as failed). An engine with ``early_stop`` ends a task whose
+  ensemble gives up (:mod:`raygen.selection.early_stop`) and records it in the task
+  directory.
 
 An engine writes only inside the task directory it is given. A new engine is a
 module with a subclass and its config dataclass (a subclass of
@@ -25,6 +27,7 @@ import pyarrow as pa
 from ase import Atoms
 
 from raygen.config.schema import ExploreConfig
+from raygen.selection.early_stop import StopRule
 from raygen.state.schedule import MDTask
 
 
@@ -35,10 +38,14 @@ class ExplorationEngine(abc.ABC):
         self.cfg = cfg
         self.type_map = list(type_map)
 
+    #: whether :meth:`run` follows an early-stop rule (``explore.early_stop``)
+    early_stop = False
+
     @abc.abstractmethod
     def write_task(self, task_dir: Path, atoms: Atoms, task: MDTask,
-                   models: list[Path]) -> None:
-        """Write the inputs of ``task`` (starting from ``atoms``) into ``task_dir``."""
+                   models: list[Path], stop: Optional[StopRule] = None) -> None:
+        """Write the inputs of ``task`` (starting from ``atoms``) into ``task_dir``;
+        ``stop``: the rule by which its MD ends early (engines with ``early_stop``)."""
 
     @abc.abstractmethod
     def start(self, backend: str) -> None:

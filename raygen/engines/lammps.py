@@ -20,14 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import pyarrow as pa
 from ase import Atoms
 
+from raygen.atomic import atomic_write_json
 from raygen.config.backend import import_framework
 from raygen.config.schema import ExploreConfig
 from raygen.engines.base import ExplorationEngine
 from raygen.engines.lammps_input import (
     CONF_FILE,
+    DEVI_FILE,
     DUMP_FILE,
     INPUT_FILE,
     LOG_FILE,
@@ -35,6 +38,7 @@ from raygen.engines.lammps_input import (
     dump_to_table,
     lammps_input,
     merge_beads,
+    read_lammps_devi,
     write_conf,
 )
 from raygen.engines.lammps_template import (
@@ -46,10 +50,19 @@ from raygen.engines.lammps_template import (
     revise,
     template_job_problems,
 )
+from raygen.science.frames import FRAME_SCHEMA, row_to_atoms
+from raygen.selection.early_stop import (
+    STOPPED_FILE,
+    StopRule,
+    failed_mask,
+    last_trusted,
+    stop_reason,
+)
 from raygen.state.schedule import MDTask
 
 PARTITIONS_FILE = "partitions.json"  # a PIMD task: {"partitions": nbeads, "nsteps": N}
 PARTITIONS_OUTPUT = "partitions.out"  # the MPI ranks' own output
+MD_INPUT_FILE = "md_input.json"  # the settings of in.lammps (a restart writes its own)
 
 
 @dataclass
@@ -119,25 +132,34 @@ def load_lammps(backend: str = "tf"):
 
 class LammpsEngine(ExplorationEngine):
     config_class = LammpsExploreConfig
+    early_stop = True
 
     def write_task(self, task_dir: Path, atoms: Atoms, task: MDTask,
-                   models: list[Path]) -> None:
+                   models: list[Path], stop: Optional[StopRule] = None) -> None:
         """``conf.lmp`` and ``in.lammps``; the dynamics is driven by the first model,
         named relative to the task directory (so no path outside it, with its
-        spaces or odd characters, ever reaches a LAMMPS command line)."""
+        spaces or odd characters, ever reaches a LAMMPS command line). With ``stop``
+        (raygen's own input only) LAMMPS also writes the deviation over the other
+        models as it runs, and the rule is kept in the task directory."""
         cfg = self.cfg
         write_conf(atoms, task_dir / CONF_FILE, self.type_map)
-        model = os.path.relpath(Path(models[0]).resolve(), Path(task_dir).resolve())
+        here = Path(task_dir).resolve()
+        model = os.path.relpath(Path(models[0]).resolve(), here)
         if task.template is not None:
             self._write_template_task(Path(task_dir), task, model)
             return
-        text = lammps_input(model=model, type_map=self.type_map, temp=task.temp,
-                            press=task.press if task.press is not None else 1.0,
-                            ensemble=str(task.ensemble), nsteps=task.nsteps,
-                            trj_freq=task.trj_freq, dt=cfg.dt, tau_t=cfg.tau_t,
-                            tau_p=cfg.tau_p, seed=task.seed,
-                            neigh_skin=getattr(cfg, "neigh_skin", 2.0), nbeads=task.nbeads)
-        (task_dir / INPUT_FILE).write_text(text)
+        settings = dict(model=model, type_map=self.type_map, temp=task.temp,
+                        press=task.press if task.press is not None else 1.0,
+                        ensemble=str(task.ensemble), nsteps=task.nsteps,
+                        trj_freq=task.trj_freq, dt=cfg.dt, tau_t=cfg.tau_t,
+                        tau_p=cfg.tau_p, seed=task.seed,
+                        neigh_skin=getattr(cfg, "neigh_skin", 2.0), nbeads=task.nbeads)
+        if stop is not None:
+            settings["devi_models"] = [os.path.relpath(Path(m).resolve(), here)
+                                       for m in models[1:]]
+            (task_dir / MD_INPUT_FILE).write_text(json.dumps(settings))
+            stop.write(task_dir)
+        (task_dir / INPUT_FILE).write_text(lammps_input(**settings))
         if task.nbeads:
             (task_dir / PARTITIONS_FILE).write_text(json.dumps(
                 {"partitions": task.nbeads, "nsteps": task.nsteps}))
@@ -172,6 +194,9 @@ class LammpsEngine(ExplorationEngine):
         tdir = Path(task_dir)
         if (tdir / PARTITIONS_FILE).exists():
             return self._run_partitions(tdir, task_id, sys_idx)
+        rule = StopRule.read(tdir)
+        if rule is not None:
+            return self._run_watched(tdir, task_id, sys_idx, rule)
         (tdir / DUMP_FILE).unlink(missing_ok=True)
         error = None
         cwd = os.getcwd()
@@ -190,6 +215,103 @@ class LammpsEngine(ExplorationEngine):
         table = dump_to_table(tdir / DUMP_FILE, task_id, sys_idx, self.type_map)
         (tdir / DUMP_FILE).unlink(missing_ok=True)
         return table, error
+
+    def _run_watched(self, tdir: Path, task_id: str, sys_idx: int,
+                     rule: StopRule) -> tuple[pa.Table, Optional[str]]:
+        """A task with an early-stop rule: the MD in pieces of ``rule.chunk_steps`` steps,
+        the rule checked on LAMMPS's deviations after each. When it says stop and
+        restarts are left, a new LAMMPS goes on from the last trusted frame with new
+        velocities (its steps counted on, its first frame — that frame again — not
+        recorded); otherwise the task ends and ``stopped.json`` says where and why."""
+        settings = json.loads((tdir / MD_INPUT_FILE).read_text())
+        (tdir / STOPPED_FILE).unlink(missing_ok=True)
+        tables, devis = [], []  # each piece's frames, and their deviations by step
+        start, failed_before, reason, error = 0, 0, None, None
+        for piece in range(rule.restarts + 1):
+            names = piece_files(piece)
+            for f in (names["dump"], names["devi"]):
+                (tdir / f).unlink(missing_ok=True)
+            if piece:
+                text = lammps_input(**{**settings, "conf": names["conf"], "dump": names["dump"],
+                                       "devi_file": names["devi"], "start_step": start,
+                                       "seed": rule.restart_seed(piece),
+                                       "nsteps": rule.nsteps - start})
+                (tdir / names["input"]).write_text(text)
+            reason, error, devi = self._run_pieces(tdir, names, start, rule, failed_before,
+                                                   skip_first=piece > 0)
+            table = dump_to_table(tdir / names["dump"], task_id, sys_idx, self.type_map)
+            (tdir / names["dump"]).unlink(missing_ok=True)
+            if piece:  # its first frame is the trusted frame it started from
+                keep = [i for i, st in enumerate(table.column("step").to_pylist()) if st != start]
+                table = table.take(keep)
+            tables.append(table)
+            devis.append(devi)
+            failed_before += int(failed_mask(devi[1], rule.f_hi).sum())
+            if error or reason is None or piece == rule.restarts:
+                break
+            # go on from the last trusted frame of the task so far
+            steps = np.concatenate([d[0] for d in devis])
+            values = np.concatenate([d[1] for d in devis])
+            k = last_trusted(values, rule.f_hi)
+            frames = pa.concat_tables(tables)
+            rows = {st: i for i, st in enumerate(frames.column("step").to_pylist())}
+            if k is None or int(steps[k]) not in rows:
+                break  # nothing trusted to go on from
+            atoms = row_to_atoms(frames, rows[int(steps[k])], self.type_map)
+            write_conf(atoms, tdir / piece_files(piece + 1)["conf"], self.type_map)
+            start = int(frames.column("step").to_numpy().max())
+        table = pa.concat_tables(tables) if tables else FRAME_SCHEMA.empty_table()
+        if reason is not None and not error:
+            last = int(table.column("step").to_numpy().max()) if table.num_rows else 0
+            atomic_write_json(tdir / STOPPED_FILE, {
+                "step": last, "reason": reason, "restarts": piece,
+                "frames_run": table.num_rows,
+                "frames_not_run": max(0, rule.planned_frames - table.num_rows)})
+        return table, error
+
+    def _run_pieces(self, tdir: Path, names: dict, start: int, rule: StopRule,
+                    failed_before: int, skip_first: bool):
+        """One LAMMPS of a watched task, ``rule.chunk_steps`` at a time until the rule
+        says stop or its steps are done: (the reason it stopped or None, the error or
+        None, (steps, max force deviation) of its recorded frames)."""
+        text = (tdir / names["input"]).read_text()
+        lines = text.rstrip("\n").split("\n")
+        head, run_line = "\n".join(lines[:-1]) + "\n", lines[-1].split()
+        assert run_line[0] == "run", f"{names['input']}: its last line is not `run N`"
+        n = int(run_line[1])
+        seen: dict[int, float] = {}
+        offset, done, reason, error = 0, 0, None, None
+        cwd = os.getcwd()
+        lmp = None
+        try:
+            os.chdir(tdir)
+            lmp = self._lammps.lammps(cmdargs=["-log", names["log"], "-screen", "none",
+                                               "-nocite"])
+            lmp.command(f"plugin load {self._plugin}")
+            lmp.commands_string(head)
+            while done < n and reason is None:
+                k = min(rule.chunk_steps, n - done)
+                # one run in pieces: the same dynamics as `run n` (start/stop: a fix that
+                # ramps sees the whole run), the setup only before the first
+                lmp.command(f"run {k} start {start} stop {start + n} "
+                            f"pre {'no' if done else 'yes'} post no")
+                done += k
+                steps, devi, offset = read_lammps_devi(tdir / names["devi"], offset)
+                for st, v in zip(steps.tolist(), devi.tolist()):
+                    if not (skip_first and st == start):
+                        seen.setdefault(st, v)  # a new run's first step is written again
+                reason = stop_reason(np.fromiter(seen.values(), float, len(seen)), rule,
+                                     failed_before)
+        except Exception as err:  # noqa: BLE001 - LAMMPS reports any error this way
+            error = f"{type(err).__name__}: {err}"
+        finally:
+            if lmp is not None:
+                lmp.close()
+            os.chdir(cwd)
+        if done >= n:
+            reason = None  # it ran to the end: not stopped early
+        steps = np.fromiter(seen.keys(), int, len(seen))
+        return reason, error, (steps, np.fromiter(seen.values(), float, len(seen)))
 
     def _run_partitions(self, tdir: Path, task_id: str,
                         sys_idx: int) -> tuple[pa.Table, Optional[str]]:
@@ -215,6 +337,17 @@ class LammpsEngine(ExplorationEngine):
         for b in range(1, n + 1):
             (tdir / bead_dump(DUMP_FILE, b)).unlink(missing_ok=True)
         return merge_beads(tables, nsteps), error
+
+
+def piece_files(piece: int) -> dict[str, str]:
+    """The files of a watched task's ``piece``-th LAMMPS (0: the task's own; k >= 1: its
+    k-th restart)."""
+    if piece == 0:
+        return {"input": INPUT_FILE, "conf": CONF_FILE, "dump": DUMP_FILE, "devi": DEVI_FILE,
+                "log": LOG_FILE}
+    tag = f"restart.{piece}"
+    return {"input": f"in.{tag}.lammps", "conf": f"conf.{tag}.lmp", "dump": f"traj.{tag}.dump",
+            "devi": f"lammps_devi.{tag}.out", "log": f"log.{tag}.lammps"}
 
 
 def mpiexec() -> str:

@@ -2,8 +2,9 @@
 
 The data file and input script (the dynamics is driven by the first model of the
 ensemble; frames are dumped every ``trj_freq`` steps and their deviation over the
-whole ensemble is computed by the deviation reducer, not inside LAMMPS), and the
-dump file read back as a frame table.
+whole ensemble is computed by the deviation reducer — inside LAMMPS too only where an
+early-stop rule needs it during the MD), the dump file read back as a frame table,
+and LAMMPS's own deviation file read back.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ CONF_FILE = "conf.lmp"
 INPUT_FILE = "in.lammps"
 DUMP_FILE = "traj.dump"
 LOG_FILE = "log.lammps"
+DEVI_FILE = "lammps_devi.out"  # the deviation LAMMPS writes as it runs (early stop only)
 
 
 def write_conf(atoms: Atoms, path: Path, type_map: list[str]) -> None:
@@ -68,10 +70,17 @@ def lammps_input(*, model: str, type_map: list[str], temp: float, press: float,
                  ensemble: str, nsteps: int, trj_freq: int, dt: float, tau_t: float,
                  tau_p: float, seed: int, neigh_skin: float = 2.0,
                  conf: str = CONF_FILE, dump: str = DUMP_FILE,
-                 nbeads: Optional[int] = None) -> str:
+                 nbeads: Optional[int] = None, devi_models: Optional[list[str]] = None,
+                 devi_file: str = DEVI_FILE, start_step: int = 0) -> str:
     """The input script (metal units: ps, bar, K, eV, Å). With ``nbeads``, path-integral MD
     on ``nbeads`` partitions as DP-GEN writes it (``fix pimd/langevin``, velocities at
-    nbeads x T, a trajectory per bead ``DUMP.K``, K = 1..nbeads)."""
+    nbeads x T, a trajectory per bead ``DUMP.K``, K = 1..nbeads).
+
+    ``devi_models``: the rest of the ensemble, given to the DeePMD pair style after the
+    driving model so that LAMMPS writes the force deviation of every recorded frame to
+    ``devi_file`` as the MD runs (DP-GEN's way; an early-stop rule reads it); the
+    dynamics is still the driving model's. ``start_step``: the first step's number (a
+    restart goes on counting from where its task stopped)."""
     masses = "\n".join(
         f"mass {i + 1} {atomic_masses[atomic_numbers[el]]:.6f}" for i, el in enumerate(type_map))
     head, atom_map, dump_file = "", "", dump
@@ -84,6 +93,10 @@ def lammps_input(*, model: str, type_map: list[str], temp: float, press: float,
         velocity = f"{temp * nbeads} ${{bseed}}"
         fix = pimd_fix(ensemble, temp, press, tau_t, tau_p)
         dump_file = f"{dump}.${{ibead}}"
+    pair = model
+    if devi_models:
+        pair = f"{model} {' '.join(devi_models)} out_freq {trj_freq} out_file {devi_file}"
+    reset = f"reset_timestep  {start_step}\n" if start_step else ""
     return f"""\
 {head}units           metal
 boundary        p p p
@@ -92,8 +105,8 @@ atom_style      atomic
 neigh_modify    every 1 delay 0 check yes
 read_data       {conf}
 change_box      all triclinic
-{masses}
-pair_style      deepmd {model}
+{reset}{masses}
+pair_style      deepmd {pair}
 pair_coeff      * *
 thermo_style    custom step temp pe ke etotal press vol lx ly lz xy xz yz
 thermo          {trj_freq}
@@ -144,3 +157,24 @@ def merge_beads(tables: list[pa.Table], nsteps: int) -> pa.Table:
                                                       table.schema.field("step").type))
         out.append(table.set_column(table.schema.get_field_index("step"), "step", step))
     return pa.concat_tables(out) if out else FRAME_SCHEMA.empty_table()
+
+
+def read_lammps_devi(path: Path, offset: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
+    """(steps, max force deviation) of the lines the DeePMD pair style wrote to ``path``
+    from byte ``offset`` on, and the offset after the last complete line. A step the
+    pair style wrote twice (a new ``run`` computes the forces of its first step again)
+    is the caller's to drop."""
+    if not Path(path).exists():
+        return np.empty(0, int), np.empty(0), offset
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read()
+    end = data.rfind(b"\n") + 1
+    steps, devi = [], []
+    for line in data[:end].decode(errors="replace").splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        steps.append(int(parts[0]))
+        devi.append(float(parts[4]))  # step max_devi_v min_devi_v avg_devi_v max_devi_f ...
+    return np.asarray(steps, int), np.asarray(devi, float), offset + end

@@ -28,13 +28,15 @@ def iteration_summary(ii: int, job_idx: int, stage: int, selection: dict, fp: di
     systems = selection.get("systems", {})
     acc = sum(s["accurate"] for s in systems.values())
     cand = sum(s["candidate"] for s in systems.values())
-    fail = sum(s["failed"] for s in systems.values())
+    not_run = sum(s.get("not_run", 0) for s in systems.values())
+    fail = sum(s["failed"] for s in systems.values()) + not_run  # not run: failed too
     total = acc + cand + fail
     pct = (lambda n: 100.0 * n / total) if total else (lambda n: 0.0)
     train_s, explore_s, label_s = (phase_s.get(p, 0.0) for p in ("train", "model_devi", "fp"))
     return {
         "iteration": ii, "job": job_idx, "stage": stage, "md_tasks": md_tasks,
         "frames": total, "accurate": acc, "candidate": cand, "failed": fail,
+        "frames_not_run": not_run,
         "accurate_ratio": acc / total if total else 0.0,
         "accurate_pct": pct(acc), "candidate_pct": pct(cand), "failed_pct": pct(fail),
         "labels_added": fp.get("labels_added", 0), "label_status": fp.get("label_status", {}),
@@ -46,9 +48,12 @@ def iteration_summary(ii: int, job_idx: int, stage: int, selection: dict, fp: di
 
 
 def selection_counts(selection: dict) -> dict[str, int]:
-    """Accurate / candidate / failed frames of an iteration's ``selection.json``."""
-    return {k: sum(s[k] for s in selection["systems"].values())
-            for k in ("accurate", "candidate", "failed")}
+    """Accurate / candidate / failed frames of an iteration's ``selection.json`` (failed:
+    with the frames of tasks that stopped early)."""
+    systems = selection["systems"].values()
+    out = {k: sum(s[k] for s in systems) for k in ("accurate", "candidate", "failed")}
+    out["failed"] += sum(s.get("not_run", 0) for s in systems)
+    return out
 
 
 def _read_json(path) -> dict:

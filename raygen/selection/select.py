@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pyarrow as pa
@@ -73,6 +74,7 @@ class SystemSelection:
     failed: Frames = field(default_factory=Frames.empty)
     chosen: Frames = field(default_factory=Frames.empty)
     budget: int = 0
+    not_run: int = 0  # frames of tasks that stopped early (explore.early_stop): failed
 
     @property
     def counts(self) -> dict[str, int]:
@@ -81,7 +83,9 @@ class SystemSelection:
 
     @property
     def total(self) -> int:
-        return len(self.accurate) + len(self.candidate) + len(self.failed)
+        """Frames recorded, and those tasks stopped early did not record (counted as
+        failed: had they run, their ensemble would have given up on them too)."""
+        return len(self.accurate) + len(self.candidate) + len(self.failed) + self.not_run
 
     @property
     def accurate_ratio(self) -> float:
@@ -104,10 +108,13 @@ def _task_ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
-                  model_devi_skip: int = 0) -> dict[int, SystemSelection]:
+                  model_devi_skip: int = 0,
+                  not_run: Optional[dict[int, int]] = None) -> dict[int, SystemSelection]:
     """Per-system selection from a deviation table (DEVIATION_SCHEMA rows).
 
-    Frames with ``step < model_devi_skip`` are not considered. Picking is seeded
+    Frames with ``step < model_devi_skip`` are not considered. ``not_run``: per
+    system, the frames its tasks did not record because they stopped early; they
+    count as failed in the accurate ratio (and so in the label budget). Picking is seeded
     by (``select.seed``, iteration, system), so a rerun picks the same frames.
     One sort of all rows by (system, task, step), then each system is a slice:
     linear in the rows after the sort, whatever the number of systems.
@@ -152,7 +159,7 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
             levels = TrustLevels(f_lo, levels.f_hi, v_lo, levels.v_hi)
         else:
             kinds = classify(f[a:b], v[a:b], levels)
-        sel = SystemSelection(s, levels)
+        sel = SystemSelection(s, levels, not_run=int((not_run or {}).get(s, 0)))
         for kind, attr in ((ACCURATE, "accurate"), (CANDIDATE, "candidate"),
                            (FAILED, "failed")):
             idx = a + np.flatnonzero(kinds == kind)

@@ -35,13 +35,15 @@ from raygen.actors.evaluator import compute_s
 from raygen.actors.pool import WorkerPool, can_stream, step_pools
 from raygen.atomic import atomic_write, atomic_write_json, atomic_write_text
 from raygen.cluster import get, wait_one
-from raygen.config.schema import ModelDeviJob
+from raygen.config.schema import EarlyStopConfig, ModelDeviJob
 from raygen.engines import make_engine
 from raygen.errors import RunError
 from raygen.report.progress import bar
 from raygen.results import MDResult
 from raygen.science.deviation import read_model_devi, write_model_devi
 from raygen.science.frames import DEVIATION_SCHEMA, deviation_array, deviation_rows
+from raygen.selection.early_stop import StopRule, frames_not_run
+from raygen.selection.trust import resolve_levels
 from raygen.state import overhead
 from raygen.state.context import RunContext
 from raygen.state.schedule import MDTask
@@ -50,6 +52,22 @@ log = logging.getLogger("raygen")
 
 # A task whose worker died this many times is given up (its error is recorded).
 MAX_WORKER_LOSSES = 3
+
+
+def stop_rule(ctx: RunContext, job: ModelDeviJob, task: MDTask,
+              engine) -> Optional[StopRule]:
+    """The early-stop rule of ``task`` (``explore.early_stop``; None when off): its
+    system's upper force trust level in this job."""
+    es = getattr(ctx.cfg.explore, "early_stop", None)
+    if es is None or not EarlyStopConfig.is_on(es):
+        return None
+    if not engine.early_stop:
+        raise RunError(f"explore.early_stop: the {ctx.cfg.explore.engine} engine does not "
+                       "stop its MD early; leave explore.early_stop off")
+    f_hi = resolve_levels(ctx.cfg.select, job, task.sys_idx).f_hi
+    return StopRule(f_hi=f_hi, nsteps=task.nsteps, trj_freq=task.trj_freq,
+                    failed_frames=es.failed_frames, failed_ratio=es.failed_ratio,
+                    check_every=es.check_every, restarts=es.restarts, seed=task.seed)
 
 
 def make_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> None:
@@ -66,7 +84,7 @@ def make_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> None:
         d = rd.md_task(ii, t.task_id)
         d.mkdir(parents=True, exist_ok=True)
         conf = ctx.confs[t.sys_idx][t.conf_idx]
-        engine.write_task(d, read(conf), t, models)
+        engine.write_task(d, read(conf), t, models, stop_rule(ctx, job, t, engine))
         atomic_write_json(rd.md_task_json(ii, t.task_id), {**t.to_dict(), "conf": str(conf)})
     if job.template.lmp:
         log.info("iter %d explore: %d MD tasks from the LAMMPS template %s (%d revision "
@@ -153,7 +171,8 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     """MD and deviation of every task without a model_devi.out; returns counts."""
     cfg, rd = ctx.cfg, ctx.rundir
     todo = [t for t in ctx.md_tasks(ii, job) if not rd.model_devi_out(ii, t.task_id).exists()]
-    stats = {"tasks": len(todo), "md_errors": 0, "frames": 0, "worker_losses": 0}
+    stats = {"tasks": len(todo), "md_errors": 0, "frames": 0, "worker_losses": 0,
+             "stopped_early": 0, "frames_not_run": 0}
     if not todo:
         return stats
     t_start = time.perf_counter()
@@ -229,6 +248,10 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                     log.warning("iter %d: MD task %s stopped with an error after %d frames: %s",
                                 ii, t.task_id, result.frames, result.error.splitlines()[0])
                 stats["frames"] += result.frames
+                not_run = frames_not_run(rd.md_task(ii, t.task_id))
+                if not_run:  # the ensemble gave up (explore.early_stop)
+                    stats["stopped_early"] += 1
+                    stats["frames_not_run"] += not_run
                 md_seconds[t.task_id] = result.wall_s
                 reducer.add(t, table_ref if streaming else None)
                 md_bar.update(1)
@@ -256,6 +279,10 @@ def run_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     log.info("iter %d explore: %d tasks, %d frames, %d MD errors; MD done after %.1f s, "
              "last deviations %.1f s later", ii, stats["tasks"], stats["frames"],
              stats["md_errors"], stats["md_s"], stats["deviation_tail_s"])
+    if stats["stopped_early"]:
+        log.info("iter %d explore: %d tasks stopped early (the ensemble gave up): %d frames "
+                 "not run, counted as failed", ii, stats["stopped_early"],
+                 stats["frames_not_run"])
     atomic_write_json(rd.md_stats(ii), stats)
     return stats
 

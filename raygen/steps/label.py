@@ -24,6 +24,7 @@ from raygen.errors import RunError
 from raygen.report.progress import bar
 from raygen.science.dataset import write_labels_by_system
 from raygen.science.frames import row_to_atoms
+from raygen.selection.early_stop import frames_not_run
 from raygen.selection.select import select_frames, write_selection_files
 from raygen.state import overhead
 from raygen.state.context import RunContext
@@ -55,8 +56,11 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     (into a fresh ``02.fp``: labels of an earlier selection are kept aside)."""
     rd = ctx.rundir
     set_aside_fp(ctx, ii)
+    not_run: dict[int, int] = {}
+    for t in ctx.md_tasks(ii, job):  # tasks the ensemble gave up on (explore.early_stop)
+        not_run[t.sys_idx] = not_run.get(t.sys_idx, 0) + frames_not_run(rd.md_task(ii, t.task_id))
     selection = select_frames(pq.read_table(rd.deviations(ii)), ctx.cfg.select, job, ii,
-                              ctx.cfg.explore.model_devi_skip)
+                              ctx.cfg.explore.model_devi_skip, not_run)
     write_selection_files(
         selection, lambda kind, s: rd.selection_file(ii, kind, s),
         lambda task_id: rd.md_task(ii, task_id).relative_to(rd.root))
@@ -66,6 +70,8 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                                      "budget": sel.budget,
                                      "accurate_ratio": sel.accurate_ratio,
                                      "f_trust": [sel.levels.f_lo, sel.levels.f_hi]}
+        if sel.not_run:  # frames of tasks that stopped early (explore.early_stop)
+            record["systems"][str(s)]["not_run"] = sel.not_run
         if ctx.cfg.select.adapt_trust_lo:  # the levels found, as DP-GEN logs them
             record["systems"][str(s)].update(trust_adapted=True, v_trust=[
                 sel.levels.v_lo, sel.levels.v_hi])

@@ -92,6 +92,31 @@ def test_values_that_would_fail_late_are_refused(edit, key):
     assert len(got) == 1 and got[0].startswith(key), got
 
 
+@pytest.mark.parametrize("overrides, says", [
+    (["explore.early_stop.failed_frames=0"], "explore.early_stop.failed_frames: must be >= 1"),
+    (["explore.early_stop.failed_ratio=1.5"], "explore.early_stop.failed_ratio: must be in"),
+    (["explore.early_stop.failed_frames=3", "explore.early_stop.check_every=0"],
+     "explore.early_stop.check_every: must be >= 1"),
+    (["explore.early_stop.restarts=2"], "explore.early_stop.restarts: 2 restarts, but no rule"),
+    (["explore.early_stop.failed_frames=3", "explore.jobs.1.nbeads=2",
+      "explore.jobs.1.ensemble=nvt"], "explore.early_stop: job 1 is PIMD"),
+])
+def test_early_stop_settings_are_checked(overrides, says):
+    got = problems(*overrides)
+    assert len(got) == 1 and got[0].startswith(says), got
+    assert problems("explore.early_stop.failed_frames=3",
+                    "explore.early_stop.restarts=1") == []
+
+
+def test_early_stop_is_refused_for_a_template_job(tmp_path):
+    tpl = tmp_path / "in.tpl"
+    tpl.write_text("units metal\nread_data conf.lmp\npair_style deepmd\npair_coeff * *\n"
+                   "fix 1 all nvt temp 300 300 0.1\nrun 100\n")
+    got = problems("explore.early_stop.failed_frames=3", f"+explore.jobs.0.template.lmp={tpl}")
+    assert any(p.startswith("explore.early_stop: job 0 runs the LAMMPS template") and
+               str(tpl) in p for p in got), got
+
+
 @pytest.mark.parametrize("edit, key", [
     (lambda c: setattr(c.systems[0], "n_confs", 10**9), "systems[0] (fcc).n_confs"),
     (lambda c: setattr(c.train, "numb_steps", 10**12), "train.numb_steps"),
