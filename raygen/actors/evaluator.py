@@ -9,6 +9,7 @@ is the distributed reducer; only the deviation rows travel back to the driver.
 from __future__ import annotations
 
 import time
+from typing import Optional
 
 import numpy as np
 import pyarrow as pa
@@ -17,9 +18,11 @@ import ray
 
 from raygen.actors.threads import set_threads
 from raygen.cluster import placement_info
+from raygen.science.descriptors import frame_descriptors
 from raygen.science.deviation import ensemble_deviation
 from raygen.science.ensemble import predict
 from raygen.science.frames import (
+    DESCRIPTOR_COLUMN,
     DEVIATION_SCHEMA,
     deviation_rows,
     label_arrays,
@@ -27,11 +30,13 @@ from raygen.science.frames import (
 )
 
 
-def deviation_table(models, frames: pa.Table, batch: int,
-                    against_labels: bool = False) -> pa.Table:
+def deviation_table(models, frames: pa.Table, batch: int, against_labels: bool = False,
+                    descriptors: Optional[str] = None) -> pa.Table:
     """Deviation rows of every frame in ``frames`` (any mix of tasks); with
     ``against_labels``, the ensemble's error against the frames' own labels instead
-    (:func:`raygen.science.frames.with_labels`)."""
+    (:func:`raygen.science.frames.with_labels`). With ``descriptors`` (a level of
+    :mod:`raygen.science.descriptors`), each row also carries its frame's vector in the
+    first model's descriptor space (column ``descriptor``), from the same pass."""
     if frames.num_rows == 0:
         return DEVIATION_SCHEMA.empty_table()
     parts = []
@@ -41,9 +46,16 @@ def deviation_table(models, frames: pa.Table, batch: int,
         sub = frames.take(pa.array(idx))
         cells, positions, types = table_arrays(sub)
         real = label_arrays(sub) if against_labels else None
-        devi = ensemble_deviation(*predict(models, cells, positions, types, batch), real)
-        parts.append(deviation_rows(str(task_id), sub.column("sys_idx")[0].as_py(),
-                                    sub.column("step").to_numpy(), devi))
+        energies, forces, virials = predict(models, cells, positions, types, batch)
+        devi = ensemble_deviation(energies, forces, virials, real)
+        rows = deviation_rows(str(task_id), sub.column("sys_idx")[0].as_py(),
+                              sub.column("step").to_numpy(), devi)
+        if descriptors:
+            vec = frame_descriptors(models[0], cells, positions, types, batch, descriptors,
+                                    forces)
+            rows = rows.append_column(DESCRIPTOR_COLUMN, pa.FixedSizeListArray.from_arrays(
+                pa.array(vec.reshape(-1), pa.float32()), vec.shape[1]))
+        parts.append(rows)
     return pa.concat_tables(parts)
 
 
@@ -57,10 +69,12 @@ class EvaluatorWorker:
     """Holds the ensemble's N models; reduces frame tables to deviation tables. The
     :class:`Evaluator` actor, or a :class:`~raygen.actors.lane.Lane`, hosts it."""
 
-    def __init__(self, model_paths: list[str], batch: int = 200, threads: int = 1) -> None:
+    def __init__(self, model_paths: list[str], batch: int = 200, threads: int = 1,
+                 descriptors: Optional[str] = None) -> None:
         set_threads(threads)
         self.models = load_models(model_paths)
         self.batch = batch
+        self.descriptors = descriptors  # a descriptor level: frame vectors too (select.pick=fps)
 
     def placement(self) -> dict:
         return placement_info()
@@ -68,13 +82,15 @@ class EvaluatorWorker:
     def evaluate(self, frames: pa.Table, against_labels: bool = False) -> pa.Table:
         start = time.perf_counter()
         return with_compute_s(deviation_table(self.models, frames, self.batch,
-                                              against_labels), start)
+                                              against_labels,
+                                              None if against_labels else self.descriptors),
+                              start)
 
     def evaluate_file(self, traj_path: str) -> pa.Table:
         """The same, for a trajectory stored as Parquet (read here, not sent)."""
         start = time.perf_counter()
         return with_compute_s(deviation_table(self.models, pq.read_table(traj_path),
-                                              self.batch), start)
+                                              self.batch, descriptors=self.descriptors), start)
 
 
 @ray.remote

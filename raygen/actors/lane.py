@@ -116,20 +116,24 @@ class Lane:
                                            self.backend)
         return self.explorer.run(task_dir, task_id, sys_idx, traj_path)
 
-    def _models(self, model_paths: list[str], batch: int) -> EvaluatorWorker:
+    def _models(self, model_paths: list[str], batch: int,
+                descriptors: Optional[str] = None) -> EvaluatorWorker:
         key = (tuple(str(p) for p in model_paths), int(batch),
                tuple(Path(p).stat().st_mtime_ns for p in model_paths))
         if self.ensemble is None or key != self.ensemble_key:
             self.ensemble = None  # the previous ensemble's sessions go first
             self.ensemble = EvaluatorWorker(list(key[0]), int(batch), self.threads)
             self.ensemble_key = key
+        self.ensemble.descriptors = descriptors
         return self.ensemble
 
-    def evaluate(self, frames: pa.Table, model_paths: list[str], batch: int) -> pa.Table:
-        return self._models(model_paths, batch).evaluate(frames)
+    def evaluate(self, frames: pa.Table, model_paths: list[str], batch: int,
+                 descriptors: Optional[str] = None) -> pa.Table:
+        return self._models(model_paths, batch, descriptors).evaluate(frames)
 
-    def evaluate_file(self, traj_path: str, model_paths: list[str], batch: int) -> pa.Table:
-        return self._models(model_paths, batch).evaluate_file(traj_path)
+    def evaluate_file(self, traj_path: str, model_paths: list[str], batch: int,
+                      descriptors: Optional[str] = None) -> pa.Table:
+        return self._models(model_paths, batch, descriptors).evaluate_file(traj_path)
 
 
 class LanePool:

@@ -140,14 +140,23 @@ class LaneWorkers(WorkerPool):
         return worker.evaluate_file.remote(traj_path, *self.ensemble)
 
 
+def descriptor_level(select_cfg) -> Optional[str]:
+    """The descriptor level evaluators compute frame vectors at (``select.pick=fps``), or
+    None (deviations only)."""
+    if str(getattr(select_cfg, "pick", "uniform")) != "fps":
+        return None
+    return str(getattr(select_cfg, "pick_descriptor", "structure"))
+
+
 def step_pools(ctx: RunContext, kinds: tuple[str, ...],
                ensemble: Optional[list[str]] = None) -> list[WorkerPool]:
     """A pool for each of ``kinds`` (trainer, explorer, evaluator) for one step; on
     lanes one pool serves them all. ``ensemble``: the models evaluators load."""
     cfg = ctx.cfg
     batch = int(cfg.explore.deviation_batch)
+    level = descriptor_level(cfg.select)
     if ctx.lanes is not None:
-        shared = LaneWorkers(ctx.lanes, (list(ensemble or []), batch))
+        shared = LaneWorkers(ctx.lanes, (list(ensemble or []), batch, level))
         return [shared for _ in kinds]
     from raygen.actors.evaluator import Evaluator
     from raygen.actors.explorer import Explorer
@@ -159,7 +168,7 @@ def step_pools(ctx: RunContext, kinds: tuple[str, ...],
         "explorer": lambda: Explorer.options(**actor_options(cfg.cluster.explorer)).remote(
             cfg.explore, ctx.type_map, ctx.threads, ctx.backend),
         "evaluator": lambda: Evaluator.options(**actor_options(cfg.cluster.evaluator)).remote(
-            list(ensemble or []), batch, ctx.threads),
+            list(ensemble or []), batch, ctx.threads, level),
     }
     return [StepActors(makers[k]) for k in kinds]
 

@@ -171,7 +171,8 @@ class Structure(StrEnum):
 
 AdaptScope = vocabulary("AdaptScope", ("system", "iteration"), __name__)
 
-PickRule = vocabulary("PickRule", ("uniform", "inv_pop_f"), __name__)
+PickRule = vocabulary("PickRule", ("uniform", "inv_pop_f", "fps"), __name__)
+DescriptorLevel = vocabulary("DescriptorLevel", ("structure", "atom"), __name__)
 
 Ensemble = vocabulary("Ensemble", ("nvt", "npt", "npt-iso", "npt-aniso", "npt-tri", "nve"),
                       __name__)
@@ -753,6 +754,41 @@ class EarlyStopConfig:
 
 
 @dataclass
+class GrowConfig:
+    """An exploration schedule that lengthens itself per system (ArcaNN's rule): after an
+    iteration in which few of a system's frames were ill described (candidates and failed
+    over all its frames), its MD in the next iteration is 4x (below `x4_below`) or 2x (below
+    `x2_below`) as long as before, never shorter, never past `max_nsteps`; the factor
+    multiplies each job's own `nsteps`. Jobs with a template keep their own length."""
+
+    enabled: bool = False
+    """lengthen each system's MD as its ensemble gets better"""
+    x4_below: float = 0.10
+    """ill-described ratio below which the next iteration's MD is 4x as long"""
+    x2_below: float = 0.20
+    """ill-described ratio below which the next iteration's MD is 2x as long"""
+    max_nsteps: int = 1_000_000
+    """the longest an MD task grows to (steps)"""
+
+    @staticmethod
+    def problems(g, jobs, key: str) -> list[str]:
+        if not g.enabled:
+            return []
+        out = []
+        if not 0 <= g.x4_below <= g.x2_below:
+            out.append(f"{key}: x4_below ({g.x4_below}) and x2_below ({g.x2_below}) must "
+                       "satisfy 0 <= x4_below <= x2_below (above 1: always)")
+        if g.max_nsteps < 1:
+            out.append(f"{key}.max_nsteps: must be >= 1, got {g.max_nsteps}")
+        for j, job in enumerate(jobs):
+            if job.template.lmp:
+                out.append(f"{key}: job {j} runs the LAMMPS template {job.template.lmp}, "
+                           "whose length is the template's; leave explore.grow off or "
+                           "give the job raygen's own input")
+        return out
+
+
+@dataclass
 class ExploreConfig:
     """Molecular dynamics with the current ensemble, by an exploration ``engine``
     (a plug-in: its own keys live in its subclass, e.g. ``LammpsExploreConfig``)."""
@@ -777,6 +813,9 @@ class ExploreConfig:
     """the exploration schedule: one entry per iteration (DP-GEN's `model_devi_jobs`)"""
     early_stop: EarlyStopConfig = field(default_factory=EarlyStopConfig)
     """MD tasks that end when the ensemble gives up (off by default)"""
+    grow: GrowConfig = field(default_factory=GrowConfig)
+    """MD that grows longer per system as the ensemble improves (ArcaNN's rule; off by
+    default)"""
 
     @staticmethod
     def problems(e, cfg, key: str = "explore") -> list[str]:
@@ -798,6 +837,8 @@ class ExploreConfig:
             out += ModelDeviJob.problems(job, cfg, f"{key}.jobs[{j}]")
         if getattr(e, "early_stop", None) is not None:
             out += EarlyStopConfig.problems(e.early_stop, e.jobs, f"{key}.early_stop")
+        if getattr(e, "grow", None) is not None:
+            out += GrowConfig.problems(e.grow, e.jobs, f"{key}.grow")
         return out
 
 
@@ -833,11 +874,17 @@ class SelectConfig:
     """an exploration stage ends when an iteration's accurate ratio reaches this; null: never early
 """
     pick: PickRule = PickRule["uniform"]  # type: ignore[valid-type]
-    """how the candidates to label are drawn: `uniform` (DP-GEN: at random) or `inv_pop_f`
+    """how the candidates to label are drawn: `uniform` (DP-GEN: at random), `inv_pop_f`
     (dpgen2: weighted by 1 / the population of their force-deviation bin over [lo, hi), so
-    rare deviations are picked as often as common ones; no repeats)"""
+    rare deviations are picked as often as common ones; no repeats) or `fps` (farthest-point
+    sampling in the ensemble's descriptor space, per system, from the candidate of largest
+    deviation: labels spread over configurations instead of repeating one)"""
     pick_nhist: int = 10
     """inv_pop_f: bins of the force-deviation histogram (dpgen2's `inv_pop_f:nhist`)"""
+    pick_descriptor: DescriptorLevel = DescriptorLevel["structure"]  # type: ignore[valid-type]
+    """fps: what a frame is in descriptor space — `structure` (the mean of its atoms'
+    descriptors) or `atom` (the descriptor of its atom of largest force deviation); the
+    deviation reducer computes it with the first model, next to the deviation"""
     adapt_trust_lo: bool = False
     """DP-GEN's `model_devi_adapt_trust_lo`: the lower levels are found per system and iteration
     (the `numb_candi`/`perc_candi` frames of largest deviation below the upper levels are the

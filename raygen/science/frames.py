@@ -7,6 +7,8 @@ indices into the run's ``type_map``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 from ase import Atoms
@@ -24,6 +26,8 @@ FRAME_SCHEMA = pa.schema([
 # The deviation columns, in DP-GEN's model_devi.out order (after ``step``).
 MODEL_DEVI_COLUMNS = ("max_devi_v", "min_devi_v", "avg_devi_v",
                       "max_devi_f", "min_devi_f", "avg_devi_f", "devi_e")
+
+DESCRIPTOR_COLUMN = "descriptor"  # a deviation row's frame vector (select.pick=fps)
 
 DEVIATION_SCHEMA = pa.schema(
     [("task_id", pa.string()), ("sys_idx", pa.int32()), ("step", pa.int64())]
@@ -122,3 +126,25 @@ def label_arrays(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray | 
     virials = (table.column("virial").combine_chunks().flatten().to_numpy().reshape(n, 9)
                if "virial" in table.column_names else None)
     return energies, forces, virials
+
+
+def write_descriptors(path, devi: pa.Table) -> None:
+    """A task's frame vectors (the ``descriptor`` column of its deviation rows) as
+    ``steps`` and ``vectors`` (float32) in ``path`` (.npz), written atomically."""
+    from raygen.atomic import atomic_write
+
+    col = devi.column(DESCRIPTOR_COLUMN).combine_chunks()
+    vectors = col.flatten().to_numpy(zero_copy_only=False).reshape(len(col), -1)
+    steps = devi.column("step").to_numpy()
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, steps=steps, vectors=vectors.astype(np.float32))
+
+    atomic_write(Path(path), write)
+
+
+def read_descriptors(path) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, vectors) of :func:`write_descriptors`."""
+    with np.load(path) as data:
+        return data["steps"], data["vectors"]

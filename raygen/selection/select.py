@@ -3,7 +3,7 @@ write DP-GEN's ``candidate/rest_accurate/rest_failed.shuffled.%03d.out`` files."
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -20,6 +20,7 @@ from raygen.selection.budget import (
     pick_inverse_population,
 )
 from raygen.selection.classify import ACCURATE, CANDIDATE, FAILED, classify
+from raygen.selection.fps import pick_farthest
 from raygen.selection.trust import TrustLevels, resolve_levels
 
 FrameRef = tuple[str, int]  # (MD task id, step)
@@ -109,12 +110,15 @@ def _task_ranks(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 
 def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
                   model_devi_skip: int = 0,
-                  not_run: Optional[dict[int, int]] = None) -> dict[int, SystemSelection]:
+                  not_run: Optional[dict[int, int]] = None,
+                  vectors_of: Optional[Callable[[Frames], np.ndarray]] = None,
+                  ) -> dict[int, SystemSelection]:
     """Per-system selection from a deviation table (DEVIATION_SCHEMA rows).
 
     Frames with ``step < model_devi_skip`` are not considered. ``not_run``: per
     system, the frames its tasks did not record because they stopped early; they
-    count as failed in the accurate ratio (and so in the label budget). Picking is seeded
+    count as failed in the accurate ratio (and so in the label budget). ``vectors_of``:
+    the descriptor-space vectors of some frames (``select.pick=fps``). Picking is seeded
     by (``select.seed``, iteration, system), so a rerun picks the same frames.
     One sort of all rows by (system, task, step), then each system is a slice:
     linear in the rows after the sort, whatever the number of systems.
@@ -171,10 +175,16 @@ def select_frames(devi: pa.Table, select_cfg, job, iteration: int,
                                     select_cfg.fp_accurate_soft_threshold)
         n = number_to_label(len(sel.candidate), sel.budget, select_cfg.fp_task_min)
         rng = np.random.default_rng([select_cfg.seed, iteration, s])
-        if str(getattr(select_cfg, "pick", "uniform")) == "inv_pop_f":
+        rule = str(getattr(select_cfg, "pick", "uniform"))
+        if rule == "inv_pop_f":
             sel.chosen, sel.candidate = pick_inverse_population(
                 sel.candidate, cand_f, levels.f_lo, levels.f_hi, n, rng,
                 int(select_cfg.pick_nhist))
+        elif rule == "fps":
+            if vectors_of is None:
+                raise ValueError("select.pick=fps: no descriptor vectors for the candidates")
+            vectors = vectors_of(sel.candidate) if n else np.empty((len(sel.candidate), 0))
+            sel.chosen, sel.candidate = pick_farthest(sel.candidate, vectors, cand_f, n, rng)
         else:
             sel.chosen, sel.candidate = pick(sel.candidate, n, rng)
         out[s] = sel

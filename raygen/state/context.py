@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from raygen.atomic import atomic_write_json
 from raygen.config.schema import ModelDeviJob, RaygenConfig
+from raygen.selection.growth import grown_nsteps, next_factors
 from raygen.state.schedule import MDTask, expand_job
 from raygen.state.workdir import RunDir
 
@@ -52,9 +53,34 @@ class RunContext:
                 for m in range(self.cfg.train.numb_models)]
 
     def md_tasks(self, ii: int, job: ModelDeviJob) -> list[MDTask]:
-        """The MD tasks ``job`` expands to in iteration ``ii``."""
+        """The MD tasks ``job`` expands to in iteration ``ii`` (each system's MD as long
+        as ``explore.grow`` has made it by then)."""
         n_confs = [len(self.confs[i]) for i in range(len(self.cfg.systems))]
-        return expand_job(job, n_confs, ii, seed=self.cfg.select.seed)
+        nsteps = None
+        grow = getattr(self.cfg.explore, "grow", None)
+        if grow is not None and grow.enabled and not job.template.lmp:
+            nsteps = {s: grown_nsteps(job.nsteps, f, grow.max_nsteps, job.trj_freq)
+                      for s, f in self.md_factors(ii).items()}
+        return expand_job(job, n_confs, ii, seed=self.cfg.select.seed, nsteps=nsteps)
+
+    def md_factors(self, ii: int) -> dict[int, int]:
+        """Each system's ``explore.grow`` factor in iteration ``ii``: from the factors and
+        the selection of iteration ``ii - 1`` (ArcaNN's rule), as kept in
+        ``01.model_devi/growth.json`` once the iteration's MD was set up (1 for a system
+        not grown yet)."""
+        return {s: g["factor"] for s, g in self.md_growth(ii).items()}
+
+    def md_growth(self, ii: int) -> dict[int, dict]:
+        """``{sys_idx: {"factor", "ill_ratio"}}`` of iteration ``ii`` (see md_factors)."""
+        path = self.rundir.md_growth(ii)
+        if path.exists():
+            return {int(s): g for s, g in json.loads(path.read_text()).items()}
+        if ii == 0 or not self.rundir.selection(ii - 1).exists():
+            return {}
+        grow = self.cfg.explore.grow
+        systems = json.loads(self.rundir.selection(ii - 1).read_text())["systems"]
+        return next_factors(self.md_factors(ii - 1), systems, grow.x4_below, grow.x2_below,
+                            grow.max_nsteps)
 
     def record_time(self, ii: int, step: str, seconds: float) -> None:
         """Add ``seconds`` to the wall time of ``step`` in ``iter.*/timings.json``

@@ -81,11 +81,13 @@ class MDTask:
         return asdict(self)
 
 
-def expand_job(job, n_confs: Sequence[int], iteration: int, seed: int = 0) -> list[MDTask]:
+def expand_job(job, n_confs: Sequence[int], iteration: int, seed: int = 0,
+               nsteps: Optional[dict[int, int]] = None) -> list[MDTask]:
     """Every (configuration, temperature, pressure) of every system in ``job``.
 
     ``n_confs[s]`` is the number of starting configurations of system ``s``; the
-    job uses the first ``confs_per_sys`` of them (all when null).
+    job uses the first ``confs_per_sys`` of them (all when null). ``nsteps``: a
+    system's MD length where it is not the job's own (``explore.grow``).
     """
     tasks = []
     templated = bool(job.template.lmp)
@@ -109,7 +111,8 @@ def expand_job(job, n_confs: Sequence[int], iteration: int, seed: int = 0) -> li
                             f"task.{s:03d}.{k:06d}", s, c,
                             None if temp is None else float(temp),
                             None if press is None else float(press), str(job.ensemble),
-                            0 if templated else job.nsteps, job.trj_freq, task_seed,
+                            0 if templated else (nsteps or {}).get(s, job.nsteps),
+                            job.trj_freq, task_seed,
                             template, getattr(job, "nbeads", None)))
                         k += 1
     return tasks

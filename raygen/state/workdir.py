@@ -198,6 +198,11 @@ class RunDir:
         """DP-GEN's per-task deviation file: the mark that its deviation is done."""
         return self.md_task(ii, task_id) / "model_devi.out"
 
+    def descriptors(self, ii: int, task_id: str) -> Path:
+        """A task's frame vectors in descriptor space (select.pick=fps): ``steps`` and
+        ``vectors``, in the rows of its model_devi.out."""
+        return self.md_task(ii, task_id) / "descriptors.npz"
+
     def md_error(self, ii: int, task_id: str) -> Path:
         return self.md_task(ii, task_id) / "md_error.txt"
 
@@ -206,6 +211,10 @@ class RunDir:
 
     def md_stats(self, ii: int) -> Path:
         return self.model_devi(ii) / "stats.json"
+
+    def md_growth(self, ii: int) -> Path:
+        """Each system's MD-length factor of the iteration (explore.grow)."""
+        return self.model_devi(ii) / "growth.json"
 
     # 02.fp
     def fp(self, ii: int) -> Path:

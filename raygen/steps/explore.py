@@ -41,7 +41,13 @@ from raygen.errors import RunError
 from raygen.report.progress import bar
 from raygen.results import MDResult
 from raygen.science.deviation import read_model_devi, write_model_devi
-from raygen.science.frames import DEVIATION_SCHEMA, deviation_array, deviation_rows
+from raygen.science.frames import (
+    DESCRIPTOR_COLUMN,
+    DEVIATION_SCHEMA,
+    deviation_array,
+    deviation_rows,
+    write_descriptors,
+)
 from raygen.selection.early_stop import StopRule, frames_not_run
 from raygen.selection.trust import resolve_levels
 from raygen.state import overhead
@@ -74,6 +80,15 @@ def make_model_devi(ctx: RunContext, ii: int, job: ModelDeviJob) -> None:
     """One directory per MD task: the engine's inputs, then ``task.json`` (last)."""
     rd = ctx.rundir
     engine = make_engine(ctx.cfg.explore, ctx.type_map)
+    if ctx.cfg.explore.grow.enabled and not rd.md_growth(ii).exists():
+        growth = ctx.md_growth(ii)  # kept: what this iteration's MD lengths came from
+        rd.model_devi(ii).mkdir(parents=True, exist_ok=True)
+        atomic_write_json(rd.md_growth(ii), {str(s): g for s, g in growth.items()})
+        for s, g in sorted(growth.items()):
+            if g["factor"] > 1 and s in job.sys_idx:
+                log.info("iter %d explore: system %d's MD %dx as long as the job's (%.1f %% "
+                         "of its frames ill described in iteration %d)", ii, s, g["factor"],
+                         100 * (g["ill_ratio"] or 0), ii - 1)
     tasks = ctx.md_tasks(ii, job)
     todo = [t for t in tasks if not rd.md_task_json(ii, t.task_id).exists()]
     # the first model drives the dynamics (compressed: explore.compress)
@@ -291,6 +306,8 @@ def _write_task_devi(ctx: RunContext, ii: int, devi: pa.Table) -> None:
     if devi.num_rows == 0:
         return
     task_id = devi.column("task_id")[0].as_py()
+    if DESCRIPTOR_COLUMN in devi.column_names:  # before model_devi.out, the task's mark
+        write_descriptors(ctx.rundir.descriptors(ii, task_id), devi)
     write_model_devi(ctx.rundir.model_devi_out(ii, task_id), devi.column("step").to_numpy(),
                      deviation_array(devi))
 

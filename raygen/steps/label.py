@@ -12,6 +12,7 @@ import shutil
 from collections import Counter
 from typing import Optional
 
+import numpy as np
 import pyarrow.parquet as pq
 import ray
 from ase.io import read, write
@@ -23,7 +24,7 @@ from raygen.config.schema import ModelDeviJob
 from raygen.errors import RunError
 from raygen.report.progress import bar
 from raygen.science.dataset import write_labels_by_system
-from raygen.science.frames import row_to_atoms
+from raygen.science.frames import read_descriptors, row_to_atoms
 from raygen.selection.early_stop import frames_not_run
 from raygen.selection.select import select_frames, write_selection_files
 from raygen.state import overhead
@@ -51,6 +52,43 @@ def set_aside_fp(ctx: RunContext, ii: int) -> None:
         shutil.rmtree(fp)
 
 
+def task_vectors(ctx: RunContext, ii: int):
+    """``vectors_of(frames)`` for :func:`select_frames`: the descriptor-space vectors the
+    deviation reducer kept in each MD task's ``descriptors.npz`` (select.pick=fps)."""
+    rd = ctx.rundir
+    cache: dict[str, tuple] = {}
+
+    def of_task(task_id: str) -> tuple:
+        if task_id not in cache:
+            path = rd.descriptors(ii, task_id)
+            if not path.exists():
+                raise RunError(
+                    f"iter {ii}: select.pick=fps: {path} is missing (the deviations of "
+                    f"{task_id} were computed without descriptors, under another "
+                    "select.pick); redo the iteration's exploration (cut record.raygen "
+                    "before its run_model_devi) or pick another way")
+            steps, vectors = read_descriptors(path)
+            order = np.argsort(steps, kind="stable")
+            cache[task_id] = (steps[order], vectors[order])
+        return cache[task_id]
+
+    def vectors_of(frames) -> np.ndarray:
+        out = None
+        for code in np.unique(frames.codes):
+            rows = np.flatnonzero(frames.codes == code)
+            steps, vectors = of_task(str(frames.names[code]))
+            at = np.minimum(np.searchsorted(steps, frames.steps[rows]), len(steps) - 1)
+            if not np.array_equal(steps[at], frames.steps[rows]):
+                raise RunError(f"iter {ii}: {rd.descriptors(ii, str(frames.names[code]))} "
+                               "does not hold every step of that task's model_devi.out")
+            if out is None:
+                out = np.empty((len(frames), vectors.shape[1]), dtype=np.float32)
+            out[rows] = vectors[at]
+        return out if out is not None else np.empty((0, 0), dtype=np.float32)
+
+    return vectors_of
+
+
 def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     """Select, write DP-GEN's candidate/rest files and one task dir per chosen frame
     (into a fresh ``02.fp``: labels of an earlier selection are kept aside)."""
@@ -59,8 +97,9 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     not_run: dict[int, int] = {}
     for t in ctx.md_tasks(ii, job):  # tasks the ensemble gave up on (explore.early_stop)
         not_run[t.sys_idx] = not_run.get(t.sys_idx, 0) + frames_not_run(rd.md_task(ii, t.task_id))
+    vectors_of = task_vectors(ctx, ii) if str(ctx.cfg.select.pick) == "fps" else None
     selection = select_frames(pq.read_table(rd.deviations(ii)), ctx.cfg.select, job, ii,
-                              ctx.cfg.explore.model_devi_skip, not_run)
+                              ctx.cfg.explore.model_devi_skip, not_run, vectors_of)
     write_selection_files(
         selection, lambda kind, s: rd.selection_file(ii, kind, s),
         lambda task_id: rd.md_task(ii, task_id).relative_to(rd.root))

@@ -97,3 +97,33 @@ run 100
     steps, ref = read_model_devi(tmp_path / "lmp_model_devi.out")
     assert ours.column("step").to_pylist() == steps.tolist() == list(range(0, 101, 10))
     np.testing.assert_allclose(as_array(ours)[:, :6], ref[:, :6], rtol=1e-6, atol=1e-6)
+
+
+def test_the_reducer_gives_each_frame_its_vector_in_descriptor_space(backend_models):
+    """select.pick=fps: the same pass gives every frame its vector — the first model's
+    atom descriptors (deepmd-kit's eval_descriptor), averaged over the frame or taken at
+    its atom of largest force deviation, then projected — and the deviations unchanged."""
+    from raygen.science.descriptors import DIM, atom_force_deviation, projection
+    from raygen.science.frames import DESCRIPTOR_COLUMN, table_arrays
+
+    _, tiny_models = backend_models
+    atoms = cu_frames(n_perturb=1, md_steps=6, seed=3)
+    table = frames_of(atoms)
+    models = load_models([str(p) for p in tiny_models])
+    plain = deviation_table(models, table, batch=4)
+    cells, pos, types = table_arrays(table)
+    desc = np.asarray(models[0].eval_descriptor(pos.reshape(len(atoms), -1),
+                                                cells.reshape(len(atoms), 9), types))
+    desc = desc.reshape(len(atoms), len(atoms[0]), -1)
+    forces = np.stack([np.asarray(m.eval(pos.reshape(len(atoms), -1), cells.reshape(
+        len(atoms), 9), types)[1]).reshape(len(atoms), -1, 3) for m in models])
+    worst = atom_force_deviation(forces).argmax(axis=1)
+    expect = {"structure": desc.mean(axis=1), "atom": desc[np.arange(len(atoms)), worst]}
+    for level, per_frame in expect.items():
+        got = deviation_table(models, table, batch=4, descriptors=level)
+        np.testing.assert_allclose(as_array(got), as_array(plain), rtol=1e-12)
+        vectors = np.asarray(got.column(DESCRIPTOR_COLUMN).to_pylist(), dtype=np.float32)
+        assert vectors.shape == (len(atoms), DIM)
+        np.testing.assert_allclose(vectors, per_frame @ projection(desc.shape[-1]),
+                                   rtol=1e-3, atol=1e-4)
+    assert not np.allclose(vectors[0], vectors[-1]), "different frames, different vectors"

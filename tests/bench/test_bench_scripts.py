@@ -16,6 +16,15 @@ def test_bench_select_runs_on_a_tiny_table():
     assert "select_frames:" in proc.stdout and "selection files:" in proc.stdout
 
 
+def test_bench_select_runs_the_fps_pick_on_a_tiny_table():
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_select.py"),
+                           "--rows", "20000", "--systems", "5", "--tasks-per-system", "4",
+                           "--pick", "fps"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "20000 candidates" in proc.stdout and "fps pick:" in proc.stdout
+    assert "200 chosen" in proc.stdout  # 40 per system
+
+
 def test_select_frames_on_many_systems_matches_a_per_system_selection():
     """The one-sort selection equals selecting each system's rows on their own."""
     sys.path.insert(0, str(ROOT / "bench"))

@@ -100,8 +100,12 @@ def test_values_that_would_fail_late_are_refused(edit, key):
     (["explore.early_stop.restarts=2"], "explore.early_stop.restarts: 2 restarts, but no rule"),
     (["explore.early_stop.failed_frames=3", "explore.jobs.1.nbeads=2",
       "explore.jobs.1.ensemble=nvt"], "explore.early_stop: job 1 is PIMD"),
+    (["explore.grow.enabled=true", "explore.grow.x4_below=0.3"],
+     "explore.grow: x4_below (0.3) and x2_below (0.2) must"),
+    (["explore.grow.enabled=true", "explore.grow.max_nsteps=0"],
+     "explore.grow.max_nsteps: must be >= 1"),
 ])
-def test_early_stop_settings_are_checked(overrides, says):
+def test_early_stop_and_grow_settings_are_checked(overrides, says):
     got = problems(*overrides)
     assert len(got) == 1 and got[0].startswith(says), got
     assert problems("explore.early_stop.failed_frames=3",
