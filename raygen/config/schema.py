@@ -843,6 +843,34 @@ class ExploreConfig:
 
 
 @dataclass
+class SanityConfig:
+    """Checks on the frames about to be labelled (dpgen2's configuration filters; each off
+    when null): a frame that fails one is not labelled but counted as failed, and the next
+    candidate is taken in its place."""
+
+    min_distance_ratio: Optional[float] = None
+    """two atoms nearer than this times the sum of their covalent radii (ASE's): e.g. 0.5"""
+    volume_ratio: Optional[float] = None
+    """volume per atom more than this factor above or below its MD's start: e.g. 3"""
+    max_tilt_deg: Optional[float] = None
+    """a cell tilted beyond this angle (dpgen2's box skewness, `theta` 60)"""
+    max_edge_ratio: Optional[float] = None
+    """one cell edge more than this times another (dpgen2's box length, 5)"""
+
+    @staticmethod
+    def problems(sc, key: str) -> list[str]:
+        out = []
+        for name, low in (("min_distance_ratio", 0.0), ("volume_ratio", 1.0),
+                          ("max_tilt_deg", 0.0), ("max_edge_ratio", 1.0)):
+            v = getattr(sc, name)
+            if v is not None and not float(v) > low:
+                out.append(f"{key}.{name}: must be > {low:g} (or null), got {v}")
+        if sc.max_tilt_deg is not None and float(sc.max_tilt_deg) >= 90:
+            out.append(f"{key}.max_tilt_deg: must be < 90, got {sc.max_tilt_deg}")
+        return out
+
+
+@dataclass
 class SelectConfig:
     """DP-GEN's selection rules and the convergence stop rule.
 
@@ -881,6 +909,8 @@ class SelectConfig:
     deviation: labels spread over configurations instead of repeating one)"""
     pick_nhist: int = 10
     """inv_pop_f: bins of the force-deviation histogram (dpgen2's `inv_pop_f:nhist`)"""
+    sanity: SanityConfig = field(default_factory=SanityConfig)
+    """checks on the frames about to be labelled (off by default)"""
     pick_descriptor: DescriptorLevel = DescriptorLevel["structure"]  # type: ignore[valid-type]
     """fps: what a frame is in descriptor space — `structure` (the mean of its atoms'
     descriptors) or `atom` (the descriptor of its atom of largest force deviation); the
@@ -926,6 +956,8 @@ class SelectConfig:
             out.append(f"{key}.seed: must be >= 0, got {s.seed}")
         if s.pick_nhist < 1:
             out.append(f"{key}.pick_nhist: must be >= 1, got {s.pick_nhist}")
+        if getattr(s, "sanity", None) is not None:
+            out += SanityConfig.problems(s.sanity, f"{key}.sanity")
         if s.numb_candi_f < 0 or s.numb_candi_v < 0:
             out.append(f"{key}.numb_candi_f and {key}.numb_candi_v must be >= 0")
         for name in ("perc_candi_f", "perc_candi_v"):

@@ -58,6 +58,17 @@ class Frames(Sequence):
     def take(self, order: np.ndarray) -> Frames:
         return Frames(self.names, self.codes[order], self.steps[order])
 
+    def concat(self, other: Frames) -> Frames:
+        """These frames, then ``other``'s (of the same iteration's task ids)."""
+        if not len(self):
+            return other
+        if not len(other):
+            return self
+        if self.names is not other.names and list(self.names) != list(other.names):
+            raise ValueError("frames of different task-id tables")
+        return Frames(self.names, np.concatenate([self.codes, other.codes]),
+                      np.concatenate([self.steps, other.steps]))
+
     def lines(self, task_dir_of, chunk: int = 1_000_000) -> Iterator[str]:
         """``<task dir> <step>`` lines, ``chunk`` frames per string."""
         dirs = [str(task_dir_of(str(n))) for n in self.names]
@@ -76,6 +87,7 @@ class SystemSelection:
     chosen: Frames = field(default_factory=Frames.empty)
     budget: int = 0
     not_run: int = 0  # frames of tasks that stopped early (explore.early_stop): failed
+    filtered: dict = field(default_factory=dict)  # (task id, step) -> why (select.sanity)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -203,3 +215,24 @@ def write_selection_files(selection: dict[int, SystemSelection], path_of, task_d
                         fh.write(text)
 
             atomic_write(Path(path_of(kind, s)), write)
+
+
+def apply_sanity(sel: SystemSelection, judge) -> None:
+    """Keep ``sel``'s label count with frames ``judge`` (a frame ref -> the reason it is
+    not fit to label, or None) passes: candidates are walked in picking order, the unfit
+    ones become failed (``sel.filtered`` says why), the next candidates take their place
+    (:func:`raygen.selection.sanity.sane_pick`)."""
+    from raygen.selection.sanity import sane_pick
+
+    n = len(sel.chosen)
+    if n == 0:
+        return
+    taken, rejected = sane_pick(sel.candidate, n, judge)
+    if not rejected:
+        return
+    bad = np.asarray(sorted(rejected), dtype=np.int64)
+    rest = np.setdiff1d(np.arange(len(sel.candidate)), np.concatenate([taken, bad]))
+    sel.filtered = {sel.candidate[int(k)]: why for k, why in rejected.items()}
+    sel.failed = sel.failed.concat(sel.candidate.take(bad))
+    sel.chosen = sel.candidate.take(taken)
+    sel.candidate = sel.candidate.take(np.concatenate([taken, rest]).astype(np.int64))

@@ -26,7 +26,8 @@ from raygen.report.progress import bar
 from raygen.science.dataset import write_labels_by_system
 from raygen.science.frames import read_descriptors, row_to_atoms
 from raygen.selection.early_stop import frames_not_run
-from raygen.selection.select import select_frames, write_selection_files
+from raygen.selection.sanity import checks, reason
+from raygen.selection.select import apply_sanity, select_frames, write_selection_files
 from raygen.state import overhead
 from raygen.state.context import RunContext
 from raygen.state.workdir import FRAME_FILE, OUTCOME_FILE
@@ -50,6 +51,24 @@ def set_aside_fp(ctx: RunContext, ii: int) -> None:
                     "are kept in %s", ii, fp.with_name(f"{fp.name}.stale.{k}"))
     else:
         shutil.rmtree(fp)
+
+
+def _frame_reader(ctx: RunContext, ii: int):
+    """``atoms_at(task_id, step)``: a frame of iteration ``ii``'s trajectories (step None:
+    the task's first, where its MD started), each trajectory read once."""
+    trajs: dict[str, tuple] = {}
+
+    def atoms_at(task_id: str, step):
+        if task_id not in trajs:
+            table = pq.read_table(ctx.rundir.traj(ii, task_id))
+            trajs[task_id] = (table, table.column("step").to_pylist(), {})
+        table, steps, made = trajs[task_id]
+        row = 0 if step is None else steps.index(step)
+        if row not in made:
+            made[row] = row_to_atoms(table, row, ctx.type_map)
+        return made[row]
+
+    return atoms_at
 
 
 def task_vectors(ctx: RunContext, ii: int):
@@ -100,6 +119,17 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
     vectors_of = task_vectors(ctx, ii) if str(ctx.cfg.select.pick) == "fps" else None
     selection = select_frames(pq.read_table(rd.deviations(ii)), ctx.cfg.select, job, ii,
                               ctx.cfg.explore.model_devi_skip, not_run, vectors_of)
+    atoms_at = _frame_reader(ctx, ii)
+    tests = checks(ctx.cfg.select.sanity)
+    if tests:  # the frames about to be labelled, checked (select.sanity)
+        for s, sel in selection.items():
+            apply_sanity(sel, lambda ref: reason(atoms_at(*ref), atoms_at(ref[0], None), tests))
+            for (task_id, step), why in list(sel.filtered.items())[:3]:
+                log.warning("iter %d system %d: %s step %d is not labelled: %s", ii, s,
+                            task_id, step, why)
+            if len(sel.filtered) > 3:
+                log.warning("iter %d system %d: %d frames not labelled in all (select.sanity)",
+                            ii, s, len(sel.filtered))
     write_selection_files(
         selection, lambda kind, s: rd.selection_file(ii, kind, s),
         lambda task_id: rd.md_task(ii, task_id).relative_to(rd.root))
@@ -111,23 +141,22 @@ def make_fp(ctx: RunContext, ii: int, job: ModelDeviJob) -> dict:
                                      "f_trust": [sel.levels.f_lo, sel.levels.f_hi]}
         if sel.not_run:  # frames of tasks that stopped early (explore.early_stop)
             record["systems"][str(s)]["not_run"] = sel.not_run
+        if sel.filtered:  # frames not fit to label (select.sanity): counted as failed
+            record["systems"][str(s)]["filtered"] = [
+                {"md_task": t, "step": int(st), "why": why}
+                for (t, st), why in sel.filtered.items()]
         if ctx.cfg.select.adapt_trust_lo:  # the levels found, as DP-GEN logs them
             record["systems"][str(s)].update(trust_adapted=True, v_trust=[
                 sel.levels.v_lo, sel.levels.v_hi])
             log.info("iter %d system %d adapted: f_trust_lo %.4g v_trust_lo %.4g", ii, s,
                      sel.levels.f_lo, sel.levels.v_lo)
-        trajs: dict[str, object] = {}
         for k, (task_id, step) in enumerate(sel.chosen):
             fdir = rd.fp_task(ii, s, k)
             record["tasks"].append({"fp_task": fdir.name, "md_task": task_id, "step": step,
                                     "sys_idx": s})
             if (fdir / FRAME_FILE).exists():
                 continue
-            if task_id not in trajs:
-                trajs[task_id] = pq.read_table(rd.traj(ii, task_id))
-            table = trajs[task_id]
-            row = table.column("step").to_pylist().index(step)
-            atoms = row_to_atoms(table, row, ctx.type_map)
+            atoms = atoms_at(task_id, step).copy()
             atoms.info.update({"md_task": task_id, "step": step, "iteration": ii})
             fdir.mkdir(parents=True, exist_ok=True)
             atomic_write(fdir / FRAME_FILE, lambda tmp, a=atoms: write(tmp, a, format="extxyz"))

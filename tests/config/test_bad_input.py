@@ -104,6 +104,8 @@ def test_values_that_would_fail_late_are_refused(edit, key):
      "explore.grow: x4_below (0.3) and x2_below (0.2) must"),
     (["explore.grow.enabled=true", "explore.grow.max_nsteps=0"],
      "explore.grow.max_nsteps: must be >= 1"),
+    (["select.sanity.volume_ratio=0.5"], "select.sanity.volume_ratio: must be > 1"),
+    (["select.sanity.max_tilt_deg=95"], "select.sanity.max_tilt_deg: must be < 90"),
 ])
 def test_early_stop_and_grow_settings_are_checked(overrides, says):
     got = problems(*overrides)

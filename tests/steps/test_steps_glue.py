@@ -197,3 +197,33 @@ def test_damaged_given_data_stops_the_run_naming_it(ctx, tmp_path):
     with pytest.raises(RunError, match="init.data: .*energy.npy: unreadable"):
         label_sets.repair(ctx, [sysdir])
     assert given.parent.exists()
+
+
+def test_make_fp_labels_only_frames_fit_to_label(ctx):
+    """select.sanity.min_distance_ratio on the synthetic trajectories (4 atoms placed at
+    random: some frames have two atoms nearly on top of each other)."""
+    from omegaconf import open_dict
+
+    from raygen.selection.sanity import too_close
+    from raygen.steps.label import _frame_reader
+
+    job = ctx.cfg.explore.jobs[0]
+    post_model_devi(ctx, 0, job)
+    plain = make_fp(ctx, 0, job)
+    with open_dict(ctx.cfg):
+        ctx.cfg.select.sanity.min_distance_ratio = 0.5
+    record = make_fp(ctx, 0, job)
+    atoms_at = _frame_reader(ctx, 0)
+    filtered = [f for s in record["systems"].values() for f in s.get("filtered", [])]
+    assert filtered, "some of the random frames have fused atoms"
+    for f in filtered:
+        assert too_close(atoms_at(f["md_task"], f["step"]), 0.5) is not None
+        assert f["why"].startswith("atoms ")
+    for t in fp_tasks(ctx, 0):
+        assert too_close(atoms_at(t["md_task"], t["step"]), 0.5) is None
+    for s, counts in record["systems"].items():
+        before = plain["systems"][s]
+        n_out = len(counts.get("filtered", []))
+        assert counts["failed"] == before["failed"] + n_out
+        assert counts["candidate"] == before["candidate"] - n_out
+        assert counts["chosen"] <= before["chosen"]
