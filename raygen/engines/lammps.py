@@ -287,11 +287,13 @@ class LammpsEngine(ExplorationEngine):
         if run_line[:1] != ["run"]:
             raise ValueError(f"{tdir / names['input']}: its last line is not `run N`")
         n = int(run_line[1])
-        seen: dict[int, float] = {}
-        offset, done, reason = 0, 0, None
+        seen: dict[int, float] = {}  # step -> deviation, in step order
+        values: list[float] = []  # the same deviations, for the rule's window
+        offset, done, reason, failed = 0, 0, None, 0
+        window = rule.failed_frames or 1  # the last frames the consecutive rule looks at
 
         def watch(lmp) -> None:
-            nonlocal offset, done, reason
+            nonlocal offset, done, reason, failed
             lmp.commands_string(head)
             while done < n and reason is None:
                 k = min(rule.chunk_steps, n - done)
@@ -301,11 +303,18 @@ class LammpsEngine(ExplorationEngine):
                             f"pre {'no' if done else 'yes'} post no")
                 done += k
                 steps, devi, offset = read_lammps_devi(tdir / names["devi"], offset)
+                new = []
                 for st, v in zip(steps.tolist(), devi.tolist()):
-                    if not (skip_first and st == start):
-                        seen.setdefault(st, v)  # a new run's first step is written again
-                reason = stop_reason(np.fromiter(seen.values(), float, len(seen)), rule,
-                                     failed_before)
+                    if not (skip_first and st == start) and st not in seen:
+                        seen[st] = v  # (a new run's first step is written again)
+                        new.append(v)
+                values.extend(new)
+                failed += int(failed_mask(np.asarray(new, float), rule.f_hi).sum())
+                # the rule on the last frames, the earlier ones' failures counted in: the
+                # same answer as on every frame so far, without going over them each time
+                last = np.asarray(values[-window:], float)
+                earlier = failed_before + failed - int(failed_mask(last, rule.f_hi).sum())
+                reason = stop_reason(last, rule, earlier)
 
         error = self._in_lammps(tdir, names["log"], watch)
         if done >= n:

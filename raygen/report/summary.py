@@ -26,10 +26,9 @@ def iteration_summary(ii: int, job_idx: int, stage: int, selection: dict, fp: di
     """The record kept in ``iter.*/summary.json``; ``phase_s`` is the wall time of
     each phase (train, model_devi, fp), ``timings`` that of each step."""
     systems = selection.get("systems", {})
-    acc = sum(s["accurate"] for s in systems.values())
-    cand = sum(s["candidate"] for s in systems.values())
+    counts = selection_counts(selection)
+    acc, cand, fail = counts["accurate"], counts["candidate"], counts["failed"]
     not_run = sum(s.get("not_run", 0) for s in systems.values())
-    fail = sum(s["failed"] for s in systems.values()) + not_run  # not run: failed too
     total = acc + cand + fail
     pct = (lambda n: 100.0 * n / total) if total else (lambda n: 0.0)
     train_s, explore_s, label_s = (phase_s.get(p, 0.0) for p in ("train", "model_devi", "fp"))
@@ -50,7 +49,7 @@ def iteration_summary(ii: int, job_idx: int, stage: int, selection: dict, fp: di
 def selection_counts(selection: dict) -> dict[str, int]:
     """Accurate / candidate / failed frames of an iteration's ``selection.json`` (failed:
     with the frames of tasks that stopped early)."""
-    systems = selection["systems"].values()
+    systems = selection.get("systems", {}).values()
     out = {k: sum(s[k] for s in systems) for k in ("accurate", "candidate", "failed")}
     out["failed"] += sum(s.get("not_run", 0) for s in systems)
     return out
